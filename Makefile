@@ -1,0 +1,36 @@
+# EnterOnce — the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PERSONS ?= 20000
+SEED    ?= 42
+
+# The Dagster instance lives in this folder (dagster.yaml: SQLite storage under data/dagster).
+export DAGSTER_HOME := $(CURDIR)
+export GX_ANALYTICS_ENABLED := False
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: install demo test ui bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/enteronce demo run --persons $(PERSONS) --seed $(SEED)
+
+test: install
+	$(BIN)/pytest -q -n 2
+
+ui: install
+	$(BIN)/dagster dev
+
+bench: install
+	$(BIN)/python benchmarks/bench_ingest.py --persons 1000000
+
+clean:
+	rm -rf data .dagster_home .logs_queue .nux .telemetry history storage logs schedules

@@ -1,0 +1,168 @@
+"""Bronze and silver assets, checks and sensors for every source spec (thin: they call pipelines/)."""
+
+
+import json
+
+
+import dagster as dg
+import polars as pl
+
+from assets.resources import LandingResource, WarehouseResource
+from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze, landing_files
+from pipelines.sources.spec import SourceSpec
+from quality.conservation import row_conservation
+
+
+def bronze_key(spec: SourceSpec) -> dg.AssetKey:
+    return dg.AssetKey(["bronze", spec.system, spec.table])
+
+
+def silver_key(spec: SourceSpec) -> dg.AssetKey:
+    return dg.AssetKey(["silver", spec.system, spec.table])
+
+
+def quarantine_key(spec: SourceSpec) -> dg.AssetKey:
+    return dg.AssetKey(["quarantine", spec.system, QUARANTINE_TABLE])
+
+
+def _markdown_table(df: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:
+    if df.height == 0:
+        return dg.MetadataValue.md("_none_")
+    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * df.width + "\n"
+    rows = "".join("| " + " | ".join(str(v) for v in r) + " |\n" for r in df.head(limit).iter_rows())
+    return dg.MetadataValue.md(head + rows)
+
+
+def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    key = bronze_key(spec)
+
+    @dg.asset(
+        key=key,
+        group_name="bronze",
+        kinds={"delta", "polars", spec.format.kind},
+        description=f"{spec.label}: landing files as received plus lineage. {spec.description}",
+        check_specs=[dg.AssetCheckSpec("files_readable", asset=key, description="every delivered file in this run could be read")],
+        metadata={"system": spec.system, "label": spec.label, "file_glob": spec.file_glob},
+    )
+    def _bronze(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
+        wh = warehouse.get()
+        report = ingest_bronze(spec, landing.path(), wh, progress=context.log.info)
+        for item in report.rejected:
+            context.log.error(f"rejected {item['message']}")
+        for item in report.duplicates:
+            context.log.warning(f"duplicate delivery {item['file']} (same bytes as {item['same_as']}) skipped")
+        for path, cols in report.unmapped.items():
+            context.log.warning(f"{path}: unknown columns kept in bronze only: {', '.join(cols)}")
+        yield dg.MaterializeResult(
+            metadata={
+                "rows_ingested": report.rows,
+                "files_ingested": len(report.ingested),
+                "files_already_ingested": report.skipped,
+                "duplicate_deliveries": len(report.duplicates),
+                "files_rejected": len(report.rejected),
+                "table_uri": dg.MetadataValue.path(wh.uri("bronze", spec.system, spec.table)),
+            }
+        )
+        yield dg.AssetCheckResult(
+            check_name="files_readable",
+            passed=not report.rejected,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="; ".join(i["message"] for i in report.rejected) or "all files read",
+            metadata={"rejected": _markdown_table(pl.DataFrame(report.rejected, schema={"file": pl.String, "message": pl.String}))},
+        )
+
+    return _bronze
+
+
+def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=f"standardize_{spec.system}",
+        specs=[
+            dg.AssetSpec(
+                silver_key(spec),
+                deps=[bronze_key(spec)],
+                group_name="silver",
+                kinds={"delta", "polars"},
+                description=f"{spec.label}: canonical fields, typed and normalised, with lineage.",
+            ),
+            dg.AssetSpec(
+                quarantine_key(spec),
+                deps=[bronze_key(spec)],
+                group_name="quarantine",
+                kinds={"delta", "polars"},
+                description=f"{spec.label}: rows that could not be standardised, with the reason and raw values.",
+            ),
+        ],
+    )
+    def _silver(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        wh = warehouse.get()
+        report = build_silver(spec, wh, progress=context.log.info)
+        reasons = pl.DataFrame(
+            {"reason": list(report.quarantine_reasons), "rows": list(report.quarantine_reasons.values())},
+            schema={"reason": pl.String, "rows": pl.Int64},
+        )
+        yield dg.MaterializeResult(
+            asset_key=silver_key(spec),
+            metadata={
+                "batches_processed": len(report.batches),
+                "rows_standardized": report.silver_rows,
+                "table_uri": dg.MetadataValue.path(wh.uri("silver", spec.system, spec.table)),
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=quarantine_key(spec),
+            metadata={
+                "rows_quarantined": report.quarantined_rows,
+                "reasons": _markdown_table(reasons),
+                "table_uri": dg.MetadataValue.path(wh.uri("quarantine", spec.system, QUARANTINE_TABLE)),
+            },
+        )
+
+    return _silver
+
+
+def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=silver_key(spec),
+        name="row_conservation",
+        blocking=True,
+        description="per batch: bronze rows = silver rows + quarantined rows",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        counts = row_conservation(spec, warehouse.get())
+        unbalanced = counts.filter(~pl.col("balanced"))
+        return dg.AssetCheckResult(
+            passed=unbalanced.height == 0,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{unbalanced.height} of {counts.height} batches do not add up" if unbalanced.height else f"all {counts.height} batches balanced",
+            metadata={
+                "batches": counts.height,
+                "bronze_rows": int(counts["bronze_rows"].sum()),
+                "silver_rows": int(counts["silver_rows"].sum()),
+                "quarantined_rows": int(counts["quarantined_rows"].sum()),
+                "unbalanced": _markdown_table(unbalanced),
+            },
+        )
+
+    return _check
+
+
+def landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
+    """Start a bronze+silver run for the system when its landing folder gains or changes files."""
+
+    @dg.sensor(
+        name=f"landing_{spec.system}",
+        asset_selection=[bronze_key(spec), silver_key(spec), quarantine_key(spec)],
+        minimum_interval_seconds=60,
+        description=f"watches the {spec.label} landing folder ({spec.system}/{spec.file_glob})",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+        state = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in landing_files(spec, landing.path())}
+        previous = json.loads(context.cursor) if context.cursor else {}
+        changed = sorted(name for name, sig in state.items() if previous.get(name) != sig)
+        if not changed:
+            return dg.SkipReason(f"no new files in {spec.system}")
+        context.update_cursor(json.dumps(state))
+        return dg.RunRequest(run_key=f"{spec.system}:{json.dumps(state, sort_keys=True)}", tags={"files": ",".join(changed)[:200]})
+
+    return _sensor

@@ -1,0 +1,220 @@
+"""Landing files → bronze → silver/quarantine for one system, incremental and idempotent.
+
+Bronze: every new landing file becomes one batch (``batch_id`` derived from the file's SHA-256),
+appended as received plus lineage. A file whose bytes were already ingested — under any name —
+is recorded as a duplicate delivery and skipped; a file that cannot be read is recorded as
+rejected with the reason. Both outcomes are logged in ``bronze/<system>/_files``.
+
+Silver: each bronze batch not yet standardised is split into silver rows and quarantined rows;
+``silver/<system>/_batches`` records what was processed. A write interrupted half-way is redone
+on the next run: the batch's rows are deleted before they are appended again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+from pipelines.sources.readers import ROW, SourceFileError, read_source_file
+from pipelines.sources.spec import SourceSpec
+from pipelines.standardize import standardize, unmapped_columns
+from warehouse.storage import Warehouse
+
+FILES_TABLE = "_files"
+BATCHES_TABLE = "_batches"
+QUARANTINE_TABLE = "rows"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BronzeReport:
+    system: str
+    ingested: list[dict] = field(default_factory=list)  # file, batch_id, rows
+    duplicates: list[dict] = field(default_factory=list)  # file, same_as
+    rejected: list[dict] = field(default_factory=list)  # file, message
+    unmapped: dict[str, list[str]] = field(default_factory=dict)  # file → columns
+    skipped: int = 0  # already ingested earlier, unchanged
+
+    @property
+    def rows(self) -> int:
+        return sum(item["rows"] for item in self.ingested)
+
+
+@dataclass
+class SilverReport:
+    system: str
+    batches: list[dict] = field(default_factory=list)  # batch_id, bronze/silver/quarantined rows
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def silver_rows(self) -> int:
+        return sum(b["silver_rows"] for b in self.batches)
+
+    @property
+    def quarantined_rows(self) -> int:
+        return sum(b["quarantined_rows"] for b in self.batches)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def landing_files(spec: SourceSpec, landing_root: Path) -> list[Path]:
+    folder = Path(landing_root) / spec.system
+    return sorted(p for p in folder.glob(spec.file_glob) if p.is_file()) if folder.is_dir() else []
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _replace_batch(wh: Warehouse, df: pl.DataFrame, layer: str, system: str, table: str, batch_col: str, batch_id: str) -> None:
+    """Delete then append one batch's rows, so a redo after a crash never duplicates them."""
+    if wh.exists(layer, system, table):
+        dt = wh.table(layer, system, table)
+        if batch_col in dt.schema().to_arrow().names:
+            dt.delete(f"{batch_col} = '{batch_id}'")
+    if df.height:
+        wh.write(df, layer, system, table, mode="append")
+
+
+def ingest_bronze(
+    spec: SourceSpec,
+    landing_root: Path,
+    wh: Warehouse,
+    progress: Callable[[str], None] | None = None,
+) -> BronzeReport:
+    """Ingest every new landing file of ``spec``'s system into ``bronze/<system>/<table>``."""
+    report = BronzeReport(spec.system)
+    seen = wh.read("bronze", spec.system, FILES_TABLE)
+    handled: set[tuple[str, str]] = set()  # (hash, path) pairs already decided in earlier runs
+    first_seen: dict[str, dict] = {}  # hash → the delivery that was ingested or rejected
+    if seen.height:
+        handled = set(zip(seen["file_hash"].to_list(), seen["file_path"].to_list()))
+        for row in seen.filter(pl.col("status") != "duplicate").iter_rows(named=True):
+            first_seen.setdefault(row["file_hash"], row)
+    log_rows: list[dict] = []
+    for path in landing_files(spec, landing_root):
+        digest = file_sha256(path)
+        batch_id = f"{spec.system}-{digest[:16]}"
+        entry = {"file_path": str(path), "file_name": path.name, "file_hash": digest, "batch_id": batch_id}
+        if (digest, str(path)) in handled:
+            report.skipped += 1
+            continue
+        previous = first_seen.get(digest)
+        if previous is not None:
+            message = f"same bytes as {previous['file_name']} (batch {previous['batch_id']}); not ingested again"
+            report.duplicates.append({"file": str(path), "same_as": previous["file_name"]})
+            log_rows.append({**entry, "status": "duplicate", "rows": 0, "message": message, "unmapped_columns": ""})
+            continue
+        if progress:
+            progress(f"{spec.system}: reading {path.name}")
+        try:
+            raw = read_source_file(path, spec.format)
+            _check_required_columns(path, raw.columns, spec)
+        except SourceFileError as err:
+            log.error("rejected %s", err)
+            report.rejected.append({"file": str(path), "message": str(err)})
+            log_rows.append({**entry, "status": "rejected", "rows": 0, "message": err.problem, "unmapped_columns": ""})
+            first_seen[digest] = entry
+            continue
+        extra = unmapped_columns(raw.columns, spec)
+        if extra:
+            report.unmapped[str(path)] = extra
+        bronze = raw.with_columns(
+            pl.lit(spec.system).alias("_system"),
+            pl.lit(batch_id).alias("_batch_id"),
+            pl.lit(str(path)).alias("_source_file"),
+            pl.lit(digest).alias("_file_hash"),
+            pl.lit(_now()).dt.cast_time_unit("us").alias("_ingested_at"),
+        )
+        _replace_batch(wh, bronze, "bronze", spec.system, spec.table, "_batch_id", batch_id)
+        report.ingested.append({"file": str(path), "batch_id": batch_id, "rows": bronze.height})
+        message = f"unknown columns kept in bronze only: {', '.join(extra)}" if extra else ""
+        log_rows.append({**entry, "status": "ingested", "rows": bronze.height, "message": message, "unmapped_columns": ",".join(extra)})
+        first_seen[digest] = entry
+    if log_rows:
+        frame = pl.DataFrame(log_rows).with_columns(
+            pl.col("rows").cast(pl.Int64), pl.lit(_now()).dt.cast_time_unit("us").alias("logged_at")
+        )
+        wh.write(frame, "bronze", spec.system, FILES_TABLE, mode="append")
+    return report
+
+
+def _check_required_columns(path: Path, columns: list[str], spec: SourceSpec) -> None:
+    missing = [
+        "/".join(spec.sources_of(f))
+        for f in spec.required
+        if not any(src in columns for src in spec.sources_of(f))
+    ]
+    if missing:
+        found = ", ".join(c for c in columns if not c.startswith("_")) or "none"
+        raise SourceFileError(path, f"missing required column(s) {', '.join(missing)} (found: {found})")
+
+
+def build_silver(
+    spec: SourceSpec, wh: Warehouse, progress: Callable[[str], None] | None = None
+) -> SilverReport:
+    """Standardise every bronze batch of ``spec``'s system that silver has not processed yet."""
+    report = SilverReport(spec.system)
+    bronze_scan = wh.scan("bronze", spec.system, spec.table)
+    if bronze_scan is None:
+        return report
+    done = wh.read("silver", spec.system, BATCHES_TABLE)
+    processed = set(done["batch_id"].to_list()) if done.height else set()
+    batch_ids = bronze_scan.select(pl.col("_batch_id").unique()).collect()["_batch_id"].sort().to_list()
+    reasons: dict[str, int] = {}
+    for batch_id in batch_ids:
+        if batch_id in processed:
+            continue
+        if progress:
+            progress(f"{spec.system}: standardising {batch_id}")
+        bronze = bronze_scan.filter(pl.col("_batch_id") == batch_id).collect()
+        bronze = bronze.drop([c for c in bronze.columns if bronze[c].dtype == pl.Null])
+        silver, quarantine = standardize(bronze, spec)
+        now = pl.lit(_now()).dt.cast_time_unit("us")
+        _replace_batch(wh, silver.with_columns(now.alias("standardized_at")), "silver", spec.system, spec.table, "batch_id", batch_id)
+        _replace_batch(wh, quarantine.with_columns(now.alias("quarantined_at")), "quarantine", spec.system, QUARANTINE_TABLE, "batch_id", batch_id)
+        record = {
+            "batch_id": batch_id,
+            "source_file": bronze["_source_file"][0],
+            "bronze_rows": bronze.height,
+            "silver_rows": silver.height,
+            "quarantined_rows": quarantine.height,
+        }
+        wh.write(pl.DataFrame([record]).with_columns(now.alias("processed_at")), "silver", spec.system, BATCHES_TABLE)
+        report.batches.append(record)
+        for reason, count in summarize_reasons(quarantine).iter_rows():
+            reasons[reason] = reasons.get(reason, 0) + count
+    report.quarantine_reasons = reasons
+    return report
+
+
+def summarize_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Quarantined rows grouped by reason, with the quoted raw value left out."""
+    if quarantine.height == 0:
+        return pl.DataFrame({"reason": [], "rows": []}, schema={"reason": pl.String, "rows": pl.UInt32})
+    first = pl.col("reason").str.split("; ").list.first().str.replace(r": '.*'$", "")
+    return quarantine.group_by(first.alias("reason")).len("rows").sort("rows", descending=True)
+
+
+__all__ = [
+    "BronzeReport",
+    "SilverReport",
+    "build_silver",
+    "ingest_bronze",
+    "landing_files",
+    "summarize_reasons",
+    ROW,
+]

@@ -1,0 +1,274 @@
+"""Readers for each native delivery format. Every reader returns the rows as received.
+
+Output: one polars frame per file with the source columns (text formats read as strings, so
+nothing is coerced before bronze), plus ``_source_row`` — the row a person would look at in the
+file: the CSV/JSON-lines line number, the Excel row number, the position of the JSON record or
+XML element, the Parquet row number (all 1-based). Rows a format-level parser could not split
+carry ``_malformed`` (the reason) and ``_raw`` (the text) so silver can quarantine them.
+
+File-level problems (wrong encoding, truncated workbook, empty file, broken XML) raise
+:class:`SourceFileError` naming the file and, where known, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from pipelines.sources.spec import (
+    CsvFormat,
+    Format,
+    JsonFormat,
+    JsonLinesFormat,
+    ParquetFormat,
+    XlsxFormat,
+    XmlFormat,
+)
+
+ROW = "_source_row"
+MALFORMED = "_malformed"
+RAW = "_raw"
+
+
+class SourceFileError(Exception):
+    """A delivered file that cannot be read at all; the message names the file."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def read_source_file(path: Path, fmt: Format) -> pl.DataFrame:
+    """Read one landing file in its system's native format (see module docstring)."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise SourceFileError(path, "empty file (0 bytes)")
+    readers = {
+        "csv": _read_csv,
+        "xlsx": _read_xlsx,
+        "jsonl": _read_jsonl,
+        "json": _read_json,
+        "xml": _read_xml,
+        "parquet": _read_parquet,
+    }
+    df = readers[fmt.kind](path, fmt)  # type: ignore[operator]
+    if df.height == 0:
+        raise SourceFileError(path, "no data rows (the file has a header or wrapper only)")
+    return df
+
+
+# ------------------------------------------------------------------------------------- text
+def decode(path: Path, encoding: str) -> str:
+    """Decode a text file strictly in its declared encoding, naming the line of the first bad byte.
+
+    A GBK system that suddenly sends UTF-8 is the usual accident: real GBK text is almost never
+    valid UTF-8, so a file that decodes as UTF-8 with non-ASCII content is refused outright
+    rather than read as mojibake.
+    """
+    data = path.read_bytes()
+    enc = encoding.lower().replace("_", "-")
+    if enc in {"gbk", "gb2312", "gb18030"}:
+        try:
+            data.decode("utf-8")
+            if not data.isascii():
+                raise SourceFileError(
+                    path, f"wrong encoding: the file is UTF-8 but this system delivers {encoding.upper()}"
+                )
+        except UnicodeDecodeError:
+            pass
+        enc = "gb18030"  # superset of GBK: rare characters in names still decode
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise SourceFileError(
+            path, f"wrong encoding: byte {err.start} (line {line}) is not valid {encoding.upper()}"
+        ) from None
+    return text.lstrip("\ufeff")
+
+
+def _read_csv(path: Path, fmt: CsvFormat) -> pl.DataFrame:
+    text = decode(path, fmt.encoding)
+    if not text.strip():
+        raise SourceFileError(path, "empty file (no header)")
+    buffer = io.BytesIO(text.encode("utf-8"))
+    try:
+        df = pl.read_csv(buffer, separator=fmt.separator, infer_schema=False, empty_string_is_null=False)
+    except pl.exceptions.ComputeError:
+        # Ragged rows (a field too many or too few): fall back to the csv module for this file
+        # only, so the good rows still load and the bad ones are kept for quarantine.
+        return _read_csv_tolerant(path, text, fmt.separator)
+    return df.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _read_csv_tolerant(path: Path, text: str, separator: str) -> pl.DataFrame:
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    header = next(reader)
+    width = len(header)
+    rows, lines, malformed, raws = [], [], [], []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        lines.append(reader.line_num)
+        if len(row) == width:
+            rows.append(row)
+            malformed.append(None)
+            raws.append(None)
+        else:
+            rows.append([None] * width)
+            malformed.append(f"row has {len(row)} fields, header has {width}")
+            raws.append(separator.join(row))
+    df = pl.DataFrame(rows, schema=[(h, pl.String) for h in header], orient="row")
+    return df.with_columns(
+        pl.Series(ROW, lines, dtype=pl.Int64),
+        pl.Series(MALFORMED, malformed, dtype=pl.String),
+        pl.Series(RAW, raws, dtype=pl.String),
+    ).select(ROW, *header, MALFORMED, RAW)
+
+
+def _read_jsonl(path: Path, fmt: JsonLinesFormat) -> pl.DataFrame:
+    text = decode(path, fmt.encoding)
+    lines = pl.Series("line", text.splitlines(), dtype=pl.String)
+    frame = pl.DataFrame({ROW: pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64), "line": lines})
+    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    try:
+        decoded = frame["line"].str.json_decode(infer_schema_length=None)
+    except pl.exceptions.ComputeError:
+        return _records_tolerant(frame[ROW].to_list(), frame["line"].to_list())
+    if decoded.dtype != pl.Struct:
+        return _records_tolerant(frame[ROW].to_list(), frame["line"].to_list())
+    return _stringify(pl.DataFrame({ROW: frame[ROW]}).with_columns(decoded.struct.unnest()))
+
+
+def _records_tolerant(row_numbers: list[int], lines: list[str]) -> pl.DataFrame:
+    """Per-line JSON decoding, used only once a file has shown a broken line."""
+    records, malformed, raws = [], [], []
+    for line in lines:
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+            records.append({k: None if v is None else str(v) for k, v in obj.items()})
+            malformed.append(None)
+            raws.append(None)
+        except ValueError as err:
+            records.append({})
+            malformed.append(f"not a JSON object: {err}")
+            raws.append(line)
+    df = pl.DataFrame(records, infer_schema_length=None) if any(records) else pl.DataFrame()
+    df = df.with_columns(pl.all().cast(pl.String)) if df.width else pl.DataFrame(height=len(lines))
+    return df.with_columns(
+        pl.Series(ROW, row_numbers, dtype=pl.Int64),
+        pl.Series(MALFORMED, malformed, dtype=pl.String),
+        pl.Series(RAW, raws, dtype=pl.String),
+    )
+
+
+def _read_json(path: Path, fmt: JsonFormat) -> pl.DataFrame:
+    text = decode(path, fmt.encoding)
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SourceFileError(path, f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    records = payload.get(fmt.records_key) if fmt.records_key and isinstance(payload, dict) else payload
+    if not isinstance(records, list):
+        where = f"key '{fmt.records_key}'" if fmt.records_key else "the top level"
+        raise SourceFileError(path, f"expected a list of records at {where}")
+    bad = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+    if bad:
+        lines = [json.dumps(r, ensure_ascii=False) for r in records]
+        return _records_tolerant(list(range(1, len(records) + 1)), lines)
+    df = pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame()
+    return _stringify(df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
+
+
+def _stringify(df: pl.DataFrame) -> pl.DataFrame:
+    """Text formats land in bronze as strings: nothing is coerced before standardisation."""
+    return df.with_columns(pl.exclude(ROW).cast(pl.String))
+
+
+def _read_xml(path: Path, fmt: XmlFormat) -> pl.DataFrame:
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as err:
+        line, column = err.position
+        raise SourceFileError(path, f"broken XML at line {line}, column {column}: {err}") from None
+    records = [
+        {**{f"@{k}": v for k, v in el.attrib.items()}, **{c.tag: (c.text or "").strip() for c in el}}
+        for el in root.iter(fmt.record_tag)
+    ]
+    if not records:
+        raise SourceFileError(path, f"no <{fmt.record_tag}> elements")
+    df = pl.DataFrame(records, infer_schema_length=None)
+    return _stringify(df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
+
+
+# ------------------------------------------------------------------------------------ binary
+def _read_xlsx(path: Path, fmt: XlsxFormat) -> pl.DataFrame:
+    try:
+        sheet = fastexcel.read_excel(str(path)).load_sheet(fmt.sheet, header_row=None, dtypes="string")
+        grid = sheet.to_polars()
+    except fastexcel.FastExcelError as err:
+        first_line = str(err).splitlines()[0]
+        raise SourceFileError(path, f"cannot open as XLSX (truncated or not a workbook): {first_line}") from None
+    skip = fmt.title_rows + fmt.header_rows
+    if grid.height <= skip:
+        raise SourceFileError(path, "no data rows below the header")
+    names = _flatten_header(grid.slice(fmt.title_rows, fmt.header_rows))
+    body = grid.slice(skip)
+    body.columns = names
+    body = body.with_columns(pl.int_range(skip + 1, skip + 1 + body.height, dtype=pl.Int64).alias(ROW))
+    body = body.drop([n for n in names if n.startswith("__blank")])
+    data_cols = [c for c in body.columns if c != ROW]
+    body = body.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
+    return body.select(ROW, *data_cols)
+
+
+def _flatten_header(header: pl.DataFrame) -> list[str]:
+    """Merged header rows → one name per column.
+
+    A merged group cell only holds its value in its first column, so group labels are carried
+    to the right until the next label; the column name is the deepest non-empty label, prefixed
+    by its group when that name would otherwise repeat.
+    """
+    rows = [[(v or "").strip() for v in header.row(i)] for i in range(header.height)]
+    carried = []
+    for row in rows[:-1]:
+        current, filled = "", []
+        for value in row:
+            current = value or current
+            filled.append(current)
+        carried.append(filled)
+    names = []
+    for j in range(header.width):
+        labels = [r[j] for r in carried] + [rows[-1][j]]
+        leaf = rows[-1][j] or next((rows[i][j] for i in range(len(rows) - 2, -1, -1) if rows[i][j]), "")
+        names.append((leaf, labels))
+    counts: dict[str, int] = {}
+    for leaf, _ in names:
+        counts[leaf] = counts.get(leaf, 0) + 1
+    out = []
+    for j, (leaf, labels) in enumerate(names):
+        if not leaf:
+            out.append(f"__blank{j}")
+        elif counts[leaf] > 1:
+            group = next((lab for lab in labels[:-1] if lab and lab != leaf), "")
+            out.append(f"{group}/{leaf}" if group else f"{leaf}_{j}")
+        else:
+            out.append(leaf)
+    return out
+
+
+def _read_parquet(path: Path, fmt: ParquetFormat) -> pl.DataFrame:
+    try:
+        df = pl.read_parquet(path)
+    except Exception as err:  # polars raises several types for damaged files
+        raise SourceFileError(path, f"cannot read as Parquet: {str(err).splitlines()[0]}") from None
+    return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))

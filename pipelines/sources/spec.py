@@ -1,0 +1,84 @@
+"""Declarative source specs: what each departmental system delivers and how it maps to the catalogue.
+
+A spec is data. Adding a system means adding one module in ``pipelines/sources/`` that defines
+``SPEC = SourceSpec(...)``; the registry, the Dagster assets and the sensors pick it up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.catalog import field as catalog_field
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    encoding: str = "utf-8"  # "gbk", "utf-8", "utf-8-sig" (BOM)
+    separator: str = ","
+    kind: str = "csv"
+
+
+@dataclass(frozen=True)
+class XlsxFormat:
+    title_rows: int = 0  # rows above the header (report titles, units, dates)
+    header_rows: int = 1  # header rows; >1 means merged group cells above the column names
+    sheet: int = 0
+    kind: str = "xlsx"
+
+
+@dataclass(frozen=True)
+class JsonLinesFormat:
+    encoding: str = "utf-8"
+    kind: str = "jsonl"
+
+
+@dataclass(frozen=True)
+class JsonFormat:
+    records_key: str | None = None  # key of the record array in a top-level object, if any
+    encoding: str = "utf-8"
+    kind: str = "json"
+
+
+@dataclass(frozen=True)
+class XmlFormat:
+    record_tag: str = "record"
+    kind: str = "xml"
+
+
+@dataclass(frozen=True)
+class ParquetFormat:
+    kind: str = "parquet"
+
+
+Format = CsvFormat | XlsxFormat | JsonLinesFormat | JsonFormat | XmlFormat | ParquetFormat
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One departmental system's delivery: file format, column mapping, required fields."""
+
+    system: str  # short pinyin key; also the landing folder and the middle of every asset key
+    label: str  # Chinese name shown to people, e.g. "公安 户籍"
+    table: str  # what one row is, e.g. "household_register"
+    entity: str  # person | birth | business | inspection | event | warning | meter_reading
+    format: Format
+    file_glob: str
+    columns: dict[str, str]  # source column → canonical field (several sources may alias one field)
+    required: tuple[str, ...] = ()  # canonical fields that must be present and readable
+    cadence_days: int = 1  # expected delivery interval, for freshness checks
+    description: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for canonical in set(self.columns.values()) | set(self.required):
+            catalog_field(canonical)  # raises with a clear message on a typo
+        missing = set(self.required) - set(self.columns.values())
+        if missing:
+            raise ValueError(f"{self.system}: required fields {sorted(missing)} have no source column")
+
+    def canonical_fields(self) -> list[str]:
+        """Canonical fields in first-mention order."""
+        return list(dict.fromkeys(self.columns.values()))
+
+    def sources_of(self, canonical: str) -> list[str]:
+        return [src for src, dst in self.columns.items() if dst == canonical]

@@ -1,0 +1,58 @@
+"""Text normalisation as polars expressions: full-width → half-width, traditional → simplified,
+whitespace. Every function takes and returns a ``pl.Expr`` so it runs vectorised over a column.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import polars as pl
+
+# Full-width ASCII block U+FF01..U+FF5E maps to U+0021..U+007E; U+3000 is the ideographic space.
+_FULL_WIDTH = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000"]
+_HALF_WIDTH = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" "]
+
+
+@functools.cache
+def traditional_to_simplified_table() -> tuple[list[str], list[str]]:
+    """Single-character traditional → simplified pairs from OpenCC's TSCharacters table.
+
+    Where OpenCC lists several simplified candidates we take the first (its preferred one).
+    """
+    import opencc  # opencc-python-reimplemented ships the OpenCC dictionaries as text files
+
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    sources: list[str] = []
+    targets: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) != 2 or len(parts[0]) != 1:
+            continue
+        target = parts[1].split(" ")[0]
+        if target and target != parts[0]:
+            sources.append(parts[0])
+            targets.append(target)
+    return sources, targets
+
+
+def full_to_half_width(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
+
+
+def traditional_to_simplified(expr: pl.Expr) -> pl.Expr:
+    sources, targets = traditional_to_simplified_table()
+    return expr.str.replace_many(sources, targets)
+
+
+def normalize_text(expr: pl.Expr) -> pl.Expr:
+    """Canonical free text: half-width, simplified, single spaces, trimmed; empty → null."""
+    out = traditional_to_simplified(full_to_half_width(expr.cast(pl.String)))
+    out = out.str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(out == "").then(None).otherwise(out)
+
+
+def normalize_compact(expr: pl.Expr) -> pl.Expr:
+    """Like :func:`normalize_text` but with every space removed (names, addresses, codes)."""
+    out = normalize_text(expr).str.replace_all(r"\s", "")
+    return pl.when(out == "").then(None).otherwise(out)

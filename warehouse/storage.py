@@ -1,0 +1,130 @@
+"""Delta Lake storage for every layer: one table per ``layer/system/table`` path under one root.
+
+The root is a local folder by default (embedded, zero set-up) or any object-store URI that
+delta-rs understands (``s3://bucket/prefix``, ``az://…``, ``gs://…``) with its storage options.
+We call ``deltalake`` directly rather than an IO manager because the pipelines need predicate
+overwrites (idempotent per-batch replacement) and, later, MERGE and change data feed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+DEFAULT_ROOT = "data/warehouse"
+ENV_ROOT = "ENTERONCE_WAREHOUSE"
+ENV_STORAGE_OPTIONS = "ENTERONCE_STORAGE_OPTIONS"
+
+
+def _is_uri(root: str) -> bool:
+    return "://" in root
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the lakehouse lives: ``root`` (path or URI) plus delta-rs ``storage_options``."""
+
+    root: str = DEFAULT_ROOT
+    storage_options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Warehouse":
+        """Build from ``ENTERONCE_WAREHOUSE`` / ``ENTERONCE_STORAGE_OPTIONS`` (JSON), else defaults."""
+        options = os.environ.get(ENV_STORAGE_OPTIONS)
+        return cls(
+            root=os.environ.get(ENV_ROOT) or DEFAULT_ROOT,
+            storage_options=json.loads(options) if options else {},
+        )
+
+    def uri(self, layer: str, system: str, table: str) -> str:
+        """Storage location of ``layer/system/table``; the asset key names the same path."""
+        if _is_uri(self.root):
+            return f"{self.root.rstrip('/')}/{layer}/{system}/{table}"
+        return str(Path(self.root).absolute() / layer / system / table)
+
+    def _options(self) -> dict[str, str] | None:
+        return dict(self.storage_options) or None
+
+    def exists(self, layer: str, system: str, table: str) -> bool:
+        return DeltaTable.is_deltatable(self.uri(layer, system, table), storage_options=self._options())
+
+    def table(self, layer: str, system: str, table: str) -> DeltaTable:
+        return DeltaTable(self.uri(layer, system, table), storage_options=self._options())
+
+    def read(
+        self, layer: str, system: str, table: str, columns: list[str] | None = None
+    ) -> pl.DataFrame:
+        """Read a whole table (empty frame when it does not exist yet)."""
+        if not self.exists(layer, system, table):
+            return pl.DataFrame()
+        return pl.read_delta(
+            self.uri(layer, system, table), columns=columns, storage_options=self._options()
+        )
+
+    def scan(self, layer: str, system: str, table: str) -> pl.LazyFrame | None:
+        """Lazy scan for filtered reads; ``None`` when the table does not exist yet."""
+        if not self.exists(layer, system, table):
+            return None
+        return pl.scan_delta(self.uri(layer, system, table), storage_options=self._options())
+
+    def write(
+        self,
+        df: pl.DataFrame | pa.Table,
+        layer: str,
+        system: str,
+        table: str,
+        *,
+        mode: str = "append",
+        predicate: str | None = None,
+        app_id: str | None = None,
+        app_version: int | None = None,
+        description: str | None = None,
+    ) -> int:
+        """Write rows; ``predicate`` with mode="overwrite" replaces only the matching rows.
+
+        New columns merge into the schema (an unknown extra source column must not break a
+        batch). ``app_id``/``app_version`` record a Delta app transaction so that a retried
+        writer can ask :meth:`app_version` whether its write already landed.
+        Returns the new table version.
+        """
+        data = df.to_arrow() if isinstance(df, pl.DataFrame) else df
+        data = _drop_null_typed_columns(data)
+        commit = None
+        if app_id is not None and app_version is not None:
+            commit = CommitProperties(app_transactions=[Transaction(app_id=app_id, version=app_version)])
+        uri = self.uri(layer, system, table)
+        if not _is_uri(self.root):
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        write_deltalake(
+            uri,
+            data,
+            mode=mode,  # type: ignore[arg-type]
+            predicate=predicate,
+            schema_mode="merge" if predicate is None else None,
+            storage_options=self._options(),
+            commit_properties=commit,
+            description=description,
+            configuration={"delta.enableChangeDataFeed": "true"},
+        )
+        return self.table(layer, system, table).version()
+
+    def app_version(self, layer: str, system: str, table: str, app_id: str) -> int | None:
+        """Last version recorded by ``app_id`` on this table (``None`` if never)."""
+        if not self.exists(layer, system, table):
+            return None
+        txn = self.table(layer, system, table).transaction_version(app_id)
+        return txn
+
+
+def _drop_null_typed_columns(data: pa.Table) -> pa.Table:
+    """Cast all-null (``null``-typed) columns to string: Delta has no null type."""
+    for i, fld in enumerate(data.schema):
+        if pa.types.is_null(fld.type):
+            data = data.set_column(i, pa.field(fld.name, pa.string()), data.column(i).cast(pa.string()))
+    return data
