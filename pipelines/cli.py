@@ -116,6 +116,7 @@ def _materialize(landing: Path, warehouse: Path, systems: list[str] | None) -> N
             "landing": LandingResource(root=str(landing)),
         },
         raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     click.echo(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s")
     for evaluation in result.get_asset_check_evaluations():

@@ -81,12 +81,17 @@ def _now() -> datetime:
 
 def _replace_batch(wh: Warehouse, df: pl.DataFrame, layer: str, system: str, table: str, batch_col: str, batch_id: str) -> None:
     """Delete then append one batch's rows, so a redo after a crash never duplicates them."""
-    if wh.exists(layer, system, table):
+    exists = wh.exists(layer, system, table)
+    if exists:
         dt = wh.table(layer, system, table)
-        if batch_col in dt.schema().to_arrow().names:
+        if batch_col in pa_schema_names(dt):
             dt.delete(f"{batch_col} = '{batch_id}'")
-    if df.height:
+    if df.height or not exists:  # an empty batch still creates the table, so readers find it
         wh.write(df, layer, system, table, mode="append")
+
+
+def pa_schema_names(dt) -> list[str]:
+    return [f.name for f in dt.schema().fields]
 
 
 def ingest_bronze(

@@ -169,9 +169,6 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
 
     problems: list[pl.Expr] = []
     blamed: list[pl.Expr] = []
-    if MALFORMED in present:
-        problems.append(pl.col(MALFORMED))
-        blamed.append(pl.when(pl.col(MALFORMED).is_not_null()).then(pl.lit("(whole row)")))
     for f in fields:
         meta = catalog_field(f)
         source_names = "/".join(spec.sources_of(f))
@@ -184,10 +181,12 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
             problems.append(pl.when(missing).then(pl.lit(f"required field {source_names} ({meta.label}) is empty")))
             blamed.append(pl.when(missing).then(pl.lit(source_names)))
     reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
-    frame = frame.with_columns(
-        pl.when(reason == "").then(None).otherwise(reason).alias("__reason"),
-        pl.concat_str(blamed, separator=",", ignore_nulls=True).alias("__columns"),
-    )
+    reason = pl.when(reason == "").then(None).otherwise(reason)
+    columns = pl.concat_str(blamed, separator=",", ignore_nulls=True)
+    if MALFORMED in present:  # a row the reader could not split has only that one reason
+        reason = pl.coalesce(pl.col(MALFORMED), reason)
+        columns = pl.when(pl.col(MALFORMED).is_not_null()).then(pl.lit("(whole row)")).otherwise(columns)
+    frame = frame.with_columns(reason.alias("__reason"), columns.alias("__columns"))
     lineage = [pl.col(src).alias(dst) for src, dst in LINEAGE_SILVER.items()]
     output_cols = [c for f, p in parsed.items() for c in [f, *p.derived, *([f"{f}_raw"] if p.keep_raw else [])]]
     silver = frame.filter(pl.col("__reason").is_null()).select(*lineage, *output_cols)
@@ -208,5 +207,5 @@ def _raw_values_expr(bronze: pl.DataFrame) -> pl.Expr:
 
 def unmapped_columns(columns: list[str], spec: SourceSpec) -> list[str]:
     """Delivered columns the spec does not map (kept in bronze, reported, not standardised)."""
-    known = set(spec.columns) | set(LINEAGE_BRONZE) | {MALFORMED, RAW}
+    known = set(spec.columns) | set(spec.ignored) | set(LINEAGE_BRONZE) | {MALFORMED, RAW}
     return [c for c in columns if c not in known]

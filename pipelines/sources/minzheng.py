@@ -22,6 +22,7 @@ SPEC = SourceSpec(
         "起始日期": "start_date",
     },
     required=("name", "assistance_type"),
+    ignored=("序号",),
     cadence_days=31,
     description="低保、低边、特困供养家庭（户主）及当月救助金发放。",
 )

@@ -98,14 +98,23 @@ def _read_csv(path: Path, fmt: CsvFormat) -> pl.DataFrame:
     text = decode(path, fmt.encoding)
     if not text.strip():
         raise SourceFileError(path, "empty file (no header)")
-    buffer = io.BytesIO(text.encode("utf-8"))
-    try:
-        df = pl.read_csv(buffer, separator=fmt.separator, infer_schema=False, empty_string_is_null=False)
-    except pl.exceptions.ComputeError:
-        # Ragged rows (a field too many or too few): fall back to the csv module for this file
-        # only, so the good rows still load and the bad ones are kept for quarantine.
+    if not _uniform_rows(text, fmt.separator):
+        # Ragged rows, quoted fields or blank lines: the csv module counts fields exactly and
+        # keeps line numbers, so good rows load and bad ones are kept for quarantine.
         return _read_csv_tolerant(path, text, fmt.separator)
+    df = pl.read_csv(io.BytesIO(text.encode("utf-8")), separator=fmt.separator, infer_schema=False, empty_string_is_null=False)
     return df.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _uniform_rows(text: str, separator: str) -> bool:
+    """True when every line has the header's field count (checked vectorised, no quoting)."""
+    if '"' in text:
+        return False
+    lines = pl.Series(text.rstrip("\n").split("\n"), dtype=pl.String).str.strip_suffix("\r")
+    if (lines.str.len_bytes() == 0).any():
+        return False
+    counts = lines.str.count_matches(separator, literal=True)
+    return bool((counts == counts[0]).all())
 
 
 def _read_csv_tolerant(path: Path, text: str, separator: str) -> pl.DataFrame:

@@ -65,6 +65,7 @@ class SourceSpec:
     file_glob: str
     columns: dict[str, str]  # source column → canonical field (several sources may alias one field)
     required: tuple[str, ...] = ()  # canonical fields that must be present and readable
+    ignored: tuple[str, ...] = ()  # delivered columns known to carry nothing to standardise (序号)
     cadence_days: int = 1  # expected delivery interval, for freshness checks
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,161 @@
+"""Bad deliveries: each gives a clear error naming the file (and row/column) or a quarantined row.
+
+Nothing crashes another system's ingestion and nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.ingest import FILES_TABLE, QUARANTINE_TABLE, build_silver, ingest_bronze
+from pipelines.sources import get_spec
+from quality.conservation import row_conservation
+
+GONGAN_HEADER = "户号,姓名,公民身份号码,性别,民族,出生日期,与户主关系,户籍地址,现住址,联系电话\n"
+GONGAN_ROWS = [
+    "3301020000001,张伟,11010519491231002X,男,汉族,19491231,户主,上城区湖滨街道东坡路1号,上城区湖滨街道东坡路1号,13800000001\n",
+    "3301020000001,李芳,330102198001010022,女,汉族,19800101,配偶,上城区湖滨街道东坡路1号,上城区湖滨街道东坡路1号,13800000002\n",
+]
+
+
+def _write_gongan(landing: Path, name: str, text: str, encoding: str = "gbk") -> Path:
+    folder = landing / "gongan"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _files_log(wh) -> pl.DataFrame:
+    return wh.read("bronze", "gongan", FILES_TABLE)
+
+
+def test_wrong_encoding_is_rejected_with_file_and_line(landing, wh):
+    path = _write_gongan(landing, "utf8_by_mistake.csv", GONGAN_HEADER + "".join(GONGAN_ROWS), encoding="utf-8")
+    report = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert report.rows == 0
+    assert len(report.rejected) == 1
+    message = report.rejected[0]["message"]
+    assert str(path) in message and "UTF-8" in message and "GBK" in message
+    assert _files_log(wh)["status"].to_list() == ["rejected"]
+
+
+def test_undecodable_byte_names_the_line(landing, wh):
+    good = (GONGAN_HEADER + GONGAN_ROWS[0]).encode("gbk")
+    folder = landing / "gongan"
+    folder.mkdir()
+    (folder / "broken.csv").write_bytes(good + b"3301020000002,\xff\xfe,1\n")
+    report = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert "line 3" in report.rejected[0]["message"]
+
+
+def test_missing_required_column_is_rejected(landing, wh):
+    header = GONGAN_HEADER.replace("公民身份号码,", "")
+    rows = [r.replace("11010519491231002X,", "").replace("330102198001010022,", "") for r in GONGAN_ROWS]
+    path = _write_gongan(landing, "no_id_column.csv", header + "".join(rows))
+    report = ingest_bronze(get_spec("gongan"), landing, wh)
+    message = report.rejected[0]["message"]
+    assert str(path) in message and "missing required column(s) 公民身份号码" in message
+
+
+def test_truncated_xlsx_is_rejected(district, landing, wh):
+    source = next((district / "landing" / "laoling").glob("*.xlsx"))
+    target = landing / "laoling"
+    target.mkdir()
+    (target / source.name).write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    report = ingest_bronze(get_spec("laoling"), landing, wh)
+    assert report.rows == 0
+    assert source.name in report.rejected[0]["message"]
+    assert "truncated" in report.rejected[0]["message"]
+
+
+def test_empty_file_is_rejected(landing, wh):
+    _write_gongan(landing, "empty.csv", "")
+    _write_gongan(landing, "header_only.csv", GONGAN_HEADER)
+    report = ingest_bronze(get_spec("gongan"), landing, wh)
+    messages = sorted(r["message"] for r in report.rejected)
+    assert any("empty.csv" in m and "empty file" in m for m in messages)
+    assert any("header_only.csv" in m and "no data rows" in m for m in messages)
+
+
+def test_same_file_delivered_twice_is_ingested_once(landing, wh):
+    text = GONGAN_HEADER + "".join(GONGAN_ROWS)
+    _write_gongan(landing, "day1.csv", text)
+    first = ingest_bronze(get_spec("gongan"), landing, wh)
+    _write_gongan(landing, "day1_resent.csv", text)
+    second = ingest_bronze(get_spec("gongan"), landing, wh)
+    third = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert first.rows == 2 and second.rows == 0 and third.rows == 0
+    assert second.duplicates == [{"file": str(landing / "gongan" / "day1_resent.csv"), "same_as": "day1.csv"}]
+    assert third.skipped == 2 and not third.duplicates
+    assert wh.read("bronze", "gongan", "household_register").height == 2
+
+
+def test_changed_file_is_a_new_batch(landing, wh):
+    _write_gongan(landing, "day1.csv", GONGAN_HEADER + GONGAN_ROWS[0])
+    ingest_bronze(get_spec("gongan"), landing, wh)
+    _write_gongan(landing, "day1.csv", GONGAN_HEADER + "".join(GONGAN_ROWS))
+    report = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert report.rows == 2
+    bronze = wh.read("bronze", "gongan", "household_register")
+    assert bronze["_batch_id"].n_unique() == 2 and bronze.height == 3
+
+
+def test_unknown_extra_column_is_kept_in_bronze_and_reported(landing, wh):
+    header = GONGAN_HEADER.rstrip("\n") + ",备注\n"
+    rows = [r.rstrip("\n") + ",新增字段\n" for r in GONGAN_ROWS]
+    _write_gongan(landing, "extra.csv", header + "".join(rows))
+    spec = get_spec("gongan")
+    report = ingest_bronze(spec, landing, wh)
+    assert list(report.unmapped.values()) == [["备注"]]
+    assert wh.read("bronze", "gongan", spec.table)["备注"].to_list() == ["新增字段", "新增字段"]
+    silver_report = build_silver(spec, wh)
+    assert silver_report.silver_rows == 2
+    assert "备注" not in wh.read("silver", "gongan", spec.table).columns
+
+
+def test_garbage_and_ragged_rows_are_quarantined_with_reasons(landing, wh):
+    garbage = "###,#REF!,作废,?,?,昨天,?,?,?,?\n"
+    ragged = "3301020000003,王五,330102198001010030\n"
+    _write_gongan(landing, "mixed.csv", GONGAN_HEADER + GONGAN_ROWS[0] + garbage + ragged + GONGAN_ROWS[1])
+    spec = get_spec("gongan")
+    ingest_bronze(spec, landing, wh)
+    report = build_silver(spec, wh)
+    assert (report.silver_rows, report.quarantined_rows) == (2, 2)
+    q = wh.read("quarantine", "gongan", QUARANTINE_TABLE).sort("source_row")
+    assert q["source_row"].to_list() == [3, 4]  # file line numbers
+    assert "unreadable name in 姓名" in q["reason"][0] and "#REF!" in q["reason"][0]
+    assert "unreadable date in 出生日期" in q["reason"][0]
+    assert q["reason"][1] == "row has 3 fields, header has 10"
+    assert "王五" in q["raw_values"][1]
+    counts = row_conservation(spec, wh)
+    assert counts["balanced"].all() and counts["bronze_rows"].sum() == 4
+
+
+def test_broken_system_does_not_stop_the_others(district, tmp_path):
+    """One system's unreadable file fails its own check only; every other system lands."""
+    import dagster as dg
+
+    from assets.definitions import ASSETS, CHECKS
+    from assets.resources import LandingResource, WarehouseResource
+
+    landing = tmp_path / "landing"
+    shutil.copytree(district / "landing", landing, ignore=shutil.ignore_patterns("dianli_*"))
+    for path in (landing / "gongan").glob("*.csv"):
+        path.write_bytes(path.read_bytes().decode("gbk").encode("utf-8"))  # wrong encoding
+    result = dg.materialize(
+        [*ASSETS, *CHECKS],
+        resources={"warehouse": WarehouseResource(root=str(tmp_path / "wh")), "landing": LandingResource(root=str(landing))},
+        raise_on_error=False,
+    )
+    assert result.success
+    failed = {(e.asset_key.path[1], e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {("gongan", "files_readable")}
+    from warehouse.storage import Warehouse
+
+    wh = Warehouse(str(tmp_path / "wh"))
+    assert wh.read("silver", "laoling", "elderly_residents").height > 0
+    assert not wh.exists("silver", "gongan", "household_register")
