@@ -1,0 +1,146 @@
+"""Address matching against the unified address base: exact key join first, then fuzzy in blocks.
+
+1. **Exact**: parsed (road, road_no, building, unit, room) equals a base address's, and the base
+   address lies inside whatever divisions the text named. Several hits (two compounds sharing a
+   road number) are told apart by compound similarity.
+2. **Fuzzy** (rapidfuzz), only for what step 1 left: candidates share the numbers
+   (road_no, building, unit, room) and the named divisions — a block of a handful of addresses —
+   and are scored on road and compound similarity.
+
+Scores are in [0, 1]; :data:`THRESHOLDS` say what is accepted, sent for review or rejected.
+Rules, weights and thresholds are data here, not buried in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from address_master.parse import normalize_address, parse_frame
+
+KEY = ["road", "road_no", "building", "unit", "room"]
+NUMBERS = ["road_no", "building", "unit", "room"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    accept: float = 0.85  # at or above: linked automatically
+    review: float = 0.60  # at or above (and below accept): to the review queue with candidates
+
+
+THRESHOLDS = Thresholds()
+# Fuzzy score = ROAD_WEIGHT * road similarity + (1 - ROAD_WEIGHT) * compound similarity
+# (road similarity alone when either side has no compound).
+ROAD_WEIGHT = 0.6
+# Score of an exact-key hit that needed the compound to choose between several base addresses.
+EXACT_TIE_BASE = 0.80
+
+
+def prepare_base(base: pl.DataFrame) -> pl.DataFrame:
+    """Base rows (import format) → comparable keys, district code and a natural building_id."""
+    text = lambda c: normalize_address(pl.col(c).cast(pl.String))  # noqa: E731
+    number = lambda c: pl.col(c).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False).cast(pl.String)  # noqa: E731
+    prepared = base.select(
+        pl.col("address_id").cast(pl.String),
+        pl.col("division_code").cast(pl.String),
+        text("road").alias("road"),
+        number("road_no").alias("road_no"),
+        text("compound").alias("compound"),
+        number("building").alias("building"),
+        number("unit").alias("unit"),
+        number("room").alias("room"),
+    )
+    if "building_id" in base.columns:
+        prepared = prepared.with_columns(base["building_id"].cast(pl.String))
+    else:
+        prepared = prepared.with_columns(
+            pl.concat_str([pl.col("division_code"), pl.col("road"), pl.col("road_no"), pl.col("building").fill_null("-")], separator="|").alias("building_id")
+        )
+    return prepared
+
+
+def _inside(parsed_code: pl.Expr, base_code: pl.Expr) -> pl.Expr:
+    """The base address lies within the division the text named (or the text named none)."""
+    return parsed_code.is_null() | base_code.str.starts_with(parsed_code)
+
+
+def _similarity(a: pl.Series, b: pl.Series) -> np.ndarray:
+    """Pairwise normalised similarity of aligned string columns (nulls score 0)."""
+    left = a.fill_null("").to_list()
+    right = b.fill_null("").to_list()
+    if not left:
+        return np.zeros(0)
+    return process.cpdist(left, right, scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100.0
+
+
+def match_parsed(parsed: pl.DataFrame, base: pl.DataFrame, top_k: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Match parsed rows (with ``_i``) against a prepared base.
+
+    Returns (links: one row per input ``_i`` with address_id/building_id — null unless
+    accepted —, score, method, decision; candidates: up to ``top_k`` scored candidates per
+    row that needs review).
+    """
+    q = parsed.select("_i", "division_code", *KEY, "compound")
+    # ---- exact key
+    exact = q.filter(pl.col("road").is_not_null() & pl.col("road_no").is_not_null()).join(
+        base, on=KEY, how="inner", nulls_equal=True, suffix="_base"
+    ).filter(_inside(pl.col("division_code"), pl.col("division_code_base")))
+    exact = exact.with_columns(pl.len().over("_i").alias("_n"))
+    exact = exact.with_columns(pl.Series("_csim", _similarity(exact["compound"], exact["compound_base"]), dtype=pl.Float64))
+    exact = exact.with_columns(
+        pl.when(pl.col("_n") == 1).then(pl.lit(1.0)).otherwise(EXACT_TIE_BASE + (1 - EXACT_TIE_BASE) * pl.col("_csim")).alias("score"),
+        pl.when(pl.col("_n") == 1).then(pl.lit("exact")).otherwise(pl.lit("exact+compound")).alias("method"),
+    )
+    # ---- fuzzy, in blocks sharing the numbers, for rows the exact step did not place
+    done = exact.select("_i").unique()
+    rest = q.join(done, on="_i", how="anti").filter(pl.col("road_no").is_not_null() | pl.col("building").is_not_null())
+    fuzzy = rest.join(base, on=NUMBERS, how="inner", nulls_equal=True, suffix="_base").filter(
+        _inside(pl.col("division_code"), pl.col("division_code_base"))
+    )
+    road_sim = _similarity(fuzzy["road"], fuzzy["road_base"])
+    comp_sim = _similarity(fuzzy["compound"], fuzzy["compound_base"])
+    both = (fuzzy["compound"].is_not_null() & fuzzy["compound_base"].is_not_null()).to_numpy()
+    has_road = fuzzy["road"].is_not_null().to_numpy()
+    score = np.where(has_road, np.where(both, ROAD_WEIGHT * road_sim + (1 - ROAD_WEIGHT) * comp_sim, road_sim), comp_sim)
+    fuzzy = fuzzy.with_columns(pl.Series("score", score, dtype=pl.Float64), pl.lit("fuzzy").alias("method"))
+
+    cols = ["_i", "address_id", "building_id", "score", "method"]
+    scored = pl.concat([exact.select(cols), fuzzy.select(cols)])
+    ranked = scored.sort(["_i", "score", "address_id"], descending=[False, True, False]).with_columns(
+        pl.int_range(pl.len()).over("_i").alias("_rank"),
+        pl.col("score").shift(-1).over("_i").alias("_runner_up"),
+    )
+    best = ranked.filter(pl.col("_rank") == 0)
+    # a best candidate that ties its runner-up cannot be decided automatically
+    decided = best.with_columns(
+        pl.when(pl.col("_runner_up").is_not_null() & (pl.col("_runner_up") >= pl.col("score")))
+        .then(pl.lit("review"))
+        .when(pl.col("score") >= THRESHOLDS.accept).then(pl.lit("accept"))
+        .when(pl.col("score") >= THRESHOLDS.review).then(pl.lit("review"))
+        .otherwise(pl.lit("reject"))
+        .alias("decision")
+    )
+    links = q.select("_i").join(decided.select(cols + ["decision"]), on="_i", how="left", maintain_order="left").with_columns(
+        pl.col("decision").fill_null("no_candidate"),
+        pl.col("method").fill_null("none"),
+        pl.col("score").fill_null(0.0),
+    )
+    accepted = pl.col("decision") == "accept"
+    links = links.with_columns(
+        pl.when(accepted).then(pl.col("address_id")).alias("address_id"),
+        pl.when(accepted).then(pl.col("building_id")).alias("building_id"),
+    )
+    review_ids = links.filter(pl.col("decision") == "review").select("_i")
+    candidates = ranked.join(review_ids, on="_i").filter(pl.col("_rank") < top_k).select(cols + ["_rank"])
+    return links, candidates
+
+
+def match_addresses(addresses: pl.Series | list[str], base: pl.DataFrame) -> pl.DataFrame:
+    """Parse and match raw address strings; one row per input in order (prepared ``base``)."""
+    frame = pl.DataFrame({"address": addresses}, schema={"address": pl.String})
+    parsed = parse_frame(frame, "address").with_row_index("_i")
+    links, _ = match_parsed(parsed, base)
+    return links.sort("_i").select("address_id", "building_id", "score", "method", "decision")

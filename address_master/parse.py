@@ -1,0 +1,242 @@
+"""Address parsing: free-text Chinese addresses → five levels + road, number, compound, building,
+unit, floor, room, and the deepest division code resolved against the shipped Zhejiang table.
+
+Vectorised: :func:`parse_frame` runs every step as polars expressions over a whole column, and
+:func:`parse_address` is the same path for one string. Steps, in order:
+
+1. normalise — full-width → half-width, traditional → simplified, spaces and stray punctuation
+   out, noise words (中国, 地址:) out, dashes unified, Chinese numerals before 幢/栋/单元/层/室 → digits;
+2. strip administrative tokens from the left — province, city, district, street, community —
+   each accepted only when it resolves in the division table (suffix variants 街道办事处 /
+   社区居委会 / 村委会 and the pre-2021 names 江干区/下城区 fold onto today's divisions);
+3. road + number, then building / unit / floor / room in every common form (3幢2单元301室,
+   3栋2单元301, 3号楼, 3座, 3-2-301, 3幢2-301, 3幢301), the compound being what lies between;
+4. infer missing higher levels from lower ones when that is unique.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import polars as pl
+
+from pipelines.reference import LEGACY_DISTRICTS, divisions
+from pipelines.text import full_to_half_width, traditional_to_simplified
+
+FIELDS = [
+    "province", "city", "district", "street", "community", "road", "road_no",
+    "compound", "building", "unit", "floor", "room", "division_code",
+]
+_STREET_SUFFIX = r"(?:街道办事处|街道办|街道|镇人民政府|镇|乡)"
+_COMMUNITY_SUFFIX = r"(?:社区居民委员会|社区居委会|社区|居民委员会|居委会|村民委员会|村委会|村)"
+_DISTRICT_SUFFIX = r"(?:区|县|市)"
+_BUILDING_WORD = r"(?:幢|栋|号楼|座|#|号)"
+_NOISE = r"^(?:中国|中华人民共和国)|(?:地址|住址|现住址|居住地|地点)[:：]?|附近|旁边|对面|门口"
+_CN_DIGITS = "零一二三四五六七八九"
+_NUMERAL_CONTEXTS = ["幢", "栋", "号楼", "座", "单元", "层", "楼", "室", "号"]
+
+
+def _cn(i: int) -> str:
+    if i < 10:
+        return _CN_DIGITS[i]
+    tens, ones = divmod(i, 10)
+    if i < 100:
+        return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+    hundreds, rest = divmod(i, 100)
+    tail = "" if rest == 0 else ("零" + _CN_DIGITS[rest] if rest < 10 else ("一" + _cn(rest) if rest < 20 else _cn(rest)))
+    return _CN_DIGITS[hundreds] + "百" + tail
+
+
+@functools.cache
+def _numeral_table() -> dict[str, str]:
+    """Chinese numerals directly before a building/unit/floor/room word → Arabic digits."""
+    table: dict[str, str] = {}
+    for i in range(1, 1000):
+        for word in _NUMERAL_CONTEXTS:
+            table[_cn(i) + word] = f"{i}{word}"
+    return table
+
+
+def normalize_address(expr: pl.Expr) -> pl.Expr:
+    """Step 1: a comparable address string (see module docstring)."""
+    out = traditional_to_simplified(full_to_half_width(expr.cast(pl.String)))
+    out = out.str.to_uppercase().str.replace_all(r"[\s\u00a0]+", "")
+    out = out.str.replace_all(r"[—–－~～_]", "-")
+    out = out.str.replace_all(r"[,，。.、;；:：()（）\[\]【】<>《》\"'“”‘’!！?？*]", "")
+    out = out.str.replace_all(_NOISE, "")
+    out = out.str.replace_many(_numeral_table(), leftmost=True)
+    return pl.when(out == "").then(None).otherwise(out)
+
+
+# ------------------------------------------------------------------------ division lookups
+def _core(expr: pl.Expr, suffix: str) -> pl.Expr:
+    return expr.str.replace(suffix + "$", "")
+
+
+@functools.cache
+def lookups() -> dict[str, pl.DataFrame]:
+    """Division names by core name (suffix stripped) for each level, incl. legacy districts."""
+    d = divisions()
+    cities = d.filter(pl.col("level") == 2).select(
+        pl.col("code").alias("city_code"), pl.col("name").alias("city_name"), _core(pl.col("name"), "市").alias("core")
+    )
+    districts = d.filter(pl.col("level") == 3).select(
+        pl.col("code").alias("district_code"), pl.col("name").alias("district_name"),
+        _core(pl.col("name"), _DISTRICT_SUFFIX).alias("core"),
+    )
+    legacy = pl.DataFrame(
+        {
+            "district_code": [new for _, new in LEGACY_DISTRICTS.values()],
+            "core": [name.removesuffix("区") for name in LEGACY_DISTRICTS],
+        }
+    ).join(districts.select("district_code", "district_name"), on="district_code")
+    districts = pl.concat([districts, legacy.select(districts.columns)])
+    streets = d.filter(pl.col("level") == 4).select(
+        pl.col("code").alias("street_code"), pl.col("name").alias("street_name"),
+        _core(pl.col("name"), _STREET_SUFFIX).alias("core"),
+    )
+    communities = d.filter(pl.col("level") == 5).select(
+        pl.col("code").alias("community_code"), pl.col("name").alias("community_name"),
+        _core(pl.col("name"), _COMMUNITY_SUFFIX).alias("core"),
+    )
+    return {"city": cities, "district": districts, "street": streets, "community": communities}
+
+
+@functools.cache
+def _names() -> dict[str, str]:
+    d = divisions()
+    return dict(zip(d["code"].to_list(), d["name"].to_list()))
+
+
+# ----------------------------------------------------------------------------- parsing
+def _take(df: pl.DataFrame, name: str, pattern: str) -> pl.DataFrame:
+    """Extract a leading token into ``name`` and strip it from ``rest``."""
+    token = pl.col("rest").str.extract(pattern, 1)
+    return df.with_columns(token.alias(name)).with_columns(
+        pl.when(pl.col(name).is_not_null()).then(pl.col("rest").str.slice(pl.col(name).str.len_chars())).otherwise(pl.col("rest")).alias("rest")
+    )
+
+
+def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> pl.DataFrame:
+    """Strip a leading ``level`` token from ``rest`` when it resolves in the division table.
+
+    Candidates are the shortest and the longest leading runs ending in a level suffix
+    ("三村" / "三村村委会"); the first that names exactly one division of that level under
+    ``_parent`` (the codes resolved so far) wins. An unresolved token stays in ``rest``.
+    """
+    table = lookups()[level]
+    code_col = f"{level}_code"
+    patterns = [rf"^([^\d\-]{{1,{max_len}}}?{suffix})", rf"^([^\d\-]{{1,{max_len}}}{suffix})"]
+    cands = pl.concat(
+        [
+            df.select("_i", "_parent", pl.col("rest").str.extract(pattern, 1).alias("_tok"), pl.lit(k).alias("_try"))
+            for k, pattern in enumerate(patterns)
+        ]
+    ).filter(pl.col("_tok").is_not_null())
+    cands = cands.with_columns(_core(pl.col("_tok"), suffix).alias("core")).join(table, on="core", how="inner")
+    cands = cands.filter(pl.col("_parent").is_null() | pl.col(code_col).str.starts_with(pl.col("_parent")))
+    cands = cands.group_by("_i", "_try", "_tok").agg(pl.col(code_col).unique().alias("_codes"))
+    # A unique division wins over an ambiguous one; an ambiguous name ("景新社区" exists in
+    # several streets) is still that level's token, only its code stays open.
+    cands = cands.with_columns((pl.col("_codes").list.len() > 1).alias("_ambiguous"))
+    cands = cands.sort("_i", "_ambiguous", "_try").unique("_i", keep="first")
+    hits = cands.select(
+        "_i",
+        pl.col("_tok").alias(level),
+        pl.when(~pl.col("_ambiguous")).then(pl.col("_codes").list.first()).alias(code_col),
+    )
+    df = df.join(hits, on="_i", how="left", maintain_order="left")
+    return df.with_columns(
+        pl.when(pl.col(level).is_not_null()).then(pl.col("rest").str.slice(pl.col(level).str.len_chars())).otherwise(pl.col("rest")).alias("rest"),
+        pl.coalesce(code_col, "_parent").alias("_parent"),
+    )
+
+
+def parse_frame(df: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Parse ``df[column]``; returns one row per input row (same order) with :data:`FIELDS`."""
+    work = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), normalize_address(pl.col(column)).alias("rest"))
+    city_names = lookups()["city"]
+    work = _take(work, "province", r"^(浙江省|浙江)")
+    alternation = "|".join(sorted(set(city_names["city_name"].to_list()) | set(city_names["core"].to_list()), key=len, reverse=True))
+    work = _take(work, "_city_tok", rf"^({alternation})")
+    work = work.join(
+        pl.concat([city_names.select("city_code", pl.col("city_name").alias("_city_tok")), city_names.select("city_code", pl.col("core").alias("_city_tok"))]),
+        on="_city_tok", how="left", maintain_order="left",
+    ).rename({"_city_tok": "city"})
+    work = work.with_columns(pl.when(pl.col("province").is_not_null() | pl.col("city_code").is_not_null()).then(pl.lit("33")).alias("_prov_code"))
+    work = work.with_columns(pl.coalesce("city_code", "_prov_code").alias("_parent"))
+    work = _resolve_level(work, "district", _DISTRICT_SUFFIX, 7)
+    work = _resolve_level(work, "street", _STREET_SUFFIX, 10)
+    work = _resolve_level(work, "community", _COMMUNITY_SUFFIX, 12)
+
+    # road + number ("东坡路1号", "清盛弄20号", "解放路东段8号")
+    road = pl.col("rest").str.extract_groups(r"^([^\d\-]{1,12}?(?:大道|路|街|巷|弄|道))(\d+)(?:号|弄)?")
+    work = work.with_columns(road.struct.field("1").alias("road"), road.struct.field("2").alias("road_no"))
+    work = work.with_columns(
+        pl.when(pl.col("road").is_not_null())
+        .then(pl.col("rest").str.replace(r"^([^\d\-]{1,12}?(?:大道|路|街|巷|弄|道))(\d+)(?:号|弄)?", ""))
+        .otherwise(pl.col("rest")).alias("rest")
+    )
+    work = _parse_unit_block(work)
+    work = _infer_divisions(work)
+    return work.sort("_i").select(FIELDS)
+
+
+_BLOCK_PATTERNS = [
+    # (regex on the tail, group → field)
+    (rf"(\d+){_BUILDING_WORD}(\d+)单元(?:(\d+)[层楼])?(\d+)室?$", ("building", "unit", "floor", "room")),
+    (r"(\d+)-(\d+)-(\d+)室?$", ("building", "unit", "room")),
+    (rf"(\d+){_BUILDING_WORD}(\d+)-(\d+)室?$", ("building", "unit", "room")),
+    (rf"(\d+)(?:幢|栋|号楼|座|#)(?:(\d+)[层楼])?(\d+)室?$", ("building", "floor", "room")),
+    (rf"(\d+){_BUILDING_WORD}(\d+)单元$", ("building", "unit")),
+    (rf"(\d+)(?:幢|栋|号楼|座|#)(\d+)[层楼]$", ("building", "floor")),
+    (r"(\d+)-(\d+)室?$", ("building", "room")),
+    (rf"(\d+)(?:幢|栋|号楼|座|#)$", ("building",)),
+    (r"(?:(\d+)[层楼])?(\d+)室$", ("floor", "room")),
+    (r"(\d+)[层楼]$", ("floor",)),
+]
+
+
+def _parse_unit_block(work: pl.DataFrame) -> pl.DataFrame:
+    """Building / unit / floor / room from the tail; what precedes them is the compound."""
+    # The first pattern (in list order) that matches wins: build from the list end backwards.
+    exprs = {f: pl.lit(None, pl.String) for f in ("building", "unit", "floor", "room")}
+    chosen = pl.lit(None, pl.String)
+    for pattern, fields in reversed(_BLOCK_PATTERNS):
+        groups = pl.col("rest").str.extract_groups(pattern)
+        hit = pl.col("rest").str.contains(pattern)
+        for f in exprs:
+            value = groups.struct.field(str(fields.index(f) + 1)) if f in fields else pl.lit(None, pl.String)
+            exprs[f] = pl.when(hit).then(value).otherwise(exprs[f])
+        chosen = pl.when(hit).then(pl.col("rest").str.extract(f"({pattern})", 1)).otherwise(chosen)
+    work = work.with_columns(chosen.alias("_block"), *[e.alias(f) for f, e in exprs.items()])
+    compound = pl.when(pl.col("_block").is_not_null()).then(
+        pl.col("rest").str.slice(0, pl.col("rest").str.len_chars() - pl.col("_block").str.len_chars())
+    ).otherwise(pl.col("rest"))
+    compound = compound.str.replace_all(r"^[\-号#]+|[\-#]+$", "")
+    has_words = compound.str.contains(r"[\p{Han}A-Z]")
+    work = work.with_columns(pl.when(has_words).then(compound).alias("compound"))
+    # Numbers as canonical text without leading zeros; floor from the room when not written.
+    work = work.with_columns(
+        [pl.col(f).cast(pl.Int64, strict=False).cast(pl.String).alias(f) for f in ("building", "unit", "floor", "room", "road_no")]
+    )
+    derived_floor = pl.when(pl.col("room").str.len_chars() >= 3).then(pl.col("room").str.slice(0, pl.col("room").str.len_chars() - 2))
+    return work.with_columns(pl.coalesce("floor", derived_floor).alias("floor")).drop("_block")
+
+
+def _infer_divisions(work: pl.DataFrame) -> pl.DataFrame:
+    """Fill the division code from the deepest level resolved; names of higher levels follow."""
+    code = pl.coalesce("community_code", "street_code", "district_code", "city_code", "_prov_code")
+    work = work.with_columns(code.alias("division_code"))
+    names = _names()
+    levels = {"province": 2, "city": 4, "district": 6, "street": 9, "community": 12}
+    exprs = []
+    for level, length in levels.items():
+        prefix = pl.when(pl.col("division_code").str.len_chars() >= length).then(pl.col("division_code").str.slice(0, length))
+        exprs.append(pl.coalesce(prefix.replace_strict(names, default=None), pl.col(level)).alias(level))
+    return work.with_columns(exprs)
+
+
+def parse_address(text: str | None) -> dict[str, str | None]:
+    """Parse one address; the same vectorised path as :func:`parse_frame`."""
+    return parse_frame(pl.DataFrame({"a": [text]}, schema={"a": pl.String}), "a").row(0, named=True)
