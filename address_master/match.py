@@ -27,14 +27,34 @@ NUMBERS = ["road_no", "building", "unit", "room"]
 
 @dataclass(frozen=True)
 class Thresholds:
-    accept: float = 0.85  # at or above: linked automatically
-    review: float = 0.60  # at or above (and below accept): to the review queue with candidates
+    accept: float = 0.75  # at or above: linked automatically …
+    margin: float = 0.10  # … provided the runner-up scores at least this much lower
+    review: float = 0.50  # at or above (and not accepted): to the review queue with candidates
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    """Candidates for fuzzy scoring: base addresses sharing ``on`` with a parsed address."""
+
+    name: str
+    on: tuple[str, ...]
+    applies: pl.Expr  # which parsed rows use this rule
+
+
+BLOCKS = [
+    # the numbers survive almost every kind of noise: road typo, missing compound, shorthand
+    BlockingRule("numbers", ("road_no", "building", "unit", "room"), pl.col("road_no").is_not_null()),
+    # no road written ("紫金花园3幢2单元301室"): same building/unit/room, compound's first character
+    BlockingRule("compound", ("building", "unit", "room", "_c1"), pl.col("road").is_null() & pl.col("compound").is_not_null() & pl.col("building").is_not_null()),
+]
 
 
 THRESHOLDS = Thresholds()
 # Fuzzy score = ROAD_WEIGHT * road similarity + (1 - ROAD_WEIGHT) * compound similarity
 # (road similarity alone when either side has no compound).
 ROAD_WEIGHT = 0.6
+# A match on the compound alone (no road written) is worth a little less than one with a road.
+NO_ROAD_FACTOR = 0.95
 # Score of an exact-key hit that needed the compound to choose between several base addresses.
 EXACT_TIE_BASE = 0.80
 
@@ -76,6 +96,23 @@ def _similarity(a: pl.Series, b: pl.Series) -> np.ndarray:
     return process.cpdist(left, right, scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100.0
 
 
+def _fuzzy_block(rest: pl.DataFrame, base: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
+    """Score one blocking rule's candidates: road and compound similarity (see ROAD_WEIGHT)."""
+    first_char = pl.col("compound").str.slice(0, 1).alias("_c1")
+    rows = rest.filter(rule.applies).with_columns(first_char)
+    pairs = rows.join(base.with_columns(first_char), on=list(rule.on), how="inner", nulls_equal=True, suffix="_base").filter(
+        _inside(pl.col("division_code"), pl.col("division_code_base"))
+    )
+    road_sim = _similarity(pairs["road"], pairs["road_base"])
+    comp_sim = _similarity(pairs["compound"], pairs["compound_base"])
+    both = (pairs["compound"].is_not_null() & pairs["compound_base"].is_not_null()).to_numpy()
+    has_road = pairs["road"].is_not_null().to_numpy()
+    score = np.where(has_road, np.where(both, ROAD_WEIGHT * road_sim + (1 - ROAD_WEIGHT) * comp_sim, road_sim), NO_ROAD_FACTOR * comp_sim)
+    return pairs.select(
+        "_i", "address_id", "building_id", pl.Series("score", score, dtype=pl.Float64), pl.lit(f"fuzzy:{rule.name}").alias("method")
+    )
+
+
 def match_parsed(parsed: pl.DataFrame, base: pl.DataFrame, top_k: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Match parsed rows (with ``_i``) against a prepared base.
 
@@ -94,21 +131,13 @@ def match_parsed(parsed: pl.DataFrame, base: pl.DataFrame, top_k: int = 3) -> tu
         pl.when(pl.col("_n") == 1).then(pl.lit(1.0)).otherwise(EXACT_TIE_BASE + (1 - EXACT_TIE_BASE) * pl.col("_csim")).alias("score"),
         pl.when(pl.col("_n") == 1).then(pl.lit("exact")).otherwise(pl.lit("exact+compound")).alias("method"),
     )
-    # ---- fuzzy, in blocks sharing the numbers, for rows the exact step did not place
+    # ---- fuzzy, in blocks, for rows the exact step did not place
     done = exact.select("_i").unique()
-    rest = q.join(done, on="_i", how="anti").filter(pl.col("road_no").is_not_null() | pl.col("building").is_not_null())
-    fuzzy = rest.join(base, on=NUMBERS, how="inner", nulls_equal=True, suffix="_base").filter(
-        _inside(pl.col("division_code"), pl.col("division_code_base"))
-    )
-    road_sim = _similarity(fuzzy["road"], fuzzy["road_base"])
-    comp_sim = _similarity(fuzzy["compound"], fuzzy["compound_base"])
-    both = (fuzzy["compound"].is_not_null() & fuzzy["compound_base"].is_not_null()).to_numpy()
-    has_road = fuzzy["road"].is_not_null().to_numpy()
-    score = np.where(has_road, np.where(both, ROAD_WEIGHT * road_sim + (1 - ROAD_WEIGHT) * comp_sim, road_sim), comp_sim)
-    fuzzy = fuzzy.with_columns(pl.Series("score", score, dtype=pl.Float64), pl.lit("fuzzy").alias("method"))
+    rest = q.join(done, on="_i", how="anti")
+    fuzzy = pl.concat([_fuzzy_block(rest, base, rule) for rule in BLOCKS])
 
     cols = ["_i", "address_id", "building_id", "score", "method"]
-    scored = pl.concat([exact.select(cols), fuzzy.select(cols)])
+    scored = pl.concat([exact.select(cols), fuzzy.select(cols)]).unique(["_i", "address_id"], keep="first", maintain_order=True)
     ranked = scored.sort(["_i", "score", "address_id"], descending=[False, True, False]).with_columns(
         pl.int_range(pl.len()).over("_i").alias("_rank"),
         pl.col("score").shift(-1).over("_i").alias("_runner_up"),
@@ -116,7 +145,7 @@ def match_parsed(parsed: pl.DataFrame, base: pl.DataFrame, top_k: int = 3) -> tu
     best = ranked.filter(pl.col("_rank") == 0)
     # a best candidate that ties its runner-up cannot be decided automatically
     decided = best.with_columns(
-        pl.when(pl.col("_runner_up").is_not_null() & (pl.col("_runner_up") >= pl.col("score")))
+        pl.when(pl.col("_runner_up").is_not_null() & (pl.col("_runner_up") > pl.col("score") - THRESHOLDS.margin))
         .then(pl.lit("review"))
         .when(pl.col("score") >= THRESHOLDS.accept).then(pl.lit("accept"))
         .when(pl.col("score") >= THRESHOLDS.review).then(pl.lit("review"))

@@ -49,11 +49,18 @@ def _cn(i: int) -> str:
 
 @functools.cache
 def _numeral_table() -> dict[str, str]:
-    """Chinese numerals directly before a building/unit/floor/room word → Arabic digits."""
+    """Chinese numerals directly before a building/unit/floor/room word → Arabic digits.
+
+    Counting form (十一幢, 二百零五号) and digit-by-digit room numbers (五零一室, 一二零二室).
+    """
     table: dict[str, str] = {}
     for i in range(1, 1000):
         for word in _NUMERAL_CONTEXTS:
             table[_cn(i) + word] = f"{i}{word}"
+    for width in (3, 4):
+        for i in range(10 ** (width - 1), 10**width):
+            digits = str(i)
+            table["".join(_CN_DIGITS[int(d)] for d in digits) + "室"] = digits + "室"
     return table
 
 
@@ -134,11 +141,14 @@ def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> p
         ]
     ).filter(pl.col("_tok").is_not_null())
     cands = cands.with_columns(_core(pl.col("_tok"), suffix).alias("core")).join(table, on="core", how="inner")
-    cands = cands.filter(pl.col("_parent").is_null() | pl.col(code_col).str.starts_with(pl.col("_parent")))
-    cands = cands.group_by("_i", "_try", "_tok").agg(pl.col(code_col).unique().alias("_codes"))
+    # Prefer divisions under what is already resolved; a name that exists only elsewhere (a
+    # community written under the wrong street) is still stripped as that level's token.
+    cands = cands.with_columns((pl.col("_parent").is_null() | pl.col(code_col).str.starts_with(pl.col("_parent"))).alias("_inside"))
+    cands = cands.filter(pl.col("_inside") | ~pl.col("_inside").any().over("_i"))
+    cands = cands.group_by("_i", "_try", "_tok").agg(pl.col(code_col).unique().alias("_codes"), pl.col("_inside").any())
     # A unique division wins over an ambiguous one; an ambiguous name ("景新社区" exists in
     # several streets) is still that level's token, only its code stays open.
-    cands = cands.with_columns((pl.col("_codes").list.len() > 1).alias("_ambiguous"))
+    cands = cands.with_columns(((pl.col("_codes").list.len() > 1) | ~pl.col("_inside")).alias("_ambiguous"))
     cands = cands.sort("_i", "_ambiguous", "_try").unique("_i", keep="first")
     hits = cands.select(
         "_i",

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.address import ADDRESS_ASSETS
 from assets.resources import LandingResource, WarehouseResource
 from assets.sources import bronze_asset, conservation_check, landing_sensor, silver_asset
 from pipelines.sources import all_specs
 
 SPECS = list(all_specs().values())
-ASSETS = [a for spec in SPECS for a in (bronze_asset(spec), silver_asset(spec))]
+ASSETS = [a for spec in SPECS for a in (bronze_asset(spec), silver_asset(spec))] + ADDRESS_ASSETS
 CHECKS = [conservation_check(spec) for spec in SPECS]
+
+everything = dg.define_asset_job("everything", selection=dg.AssetSelection.all(), description="every asset, end to end")
 
 ingest_all = dg.define_asset_job(
     "ingest_all",
@@ -33,7 +36,7 @@ defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
     sensors=[landing_sensor(spec) for spec in SPECS],
-    jobs=[ingest_all],
+    jobs=[ingest_all, everything],
     schedules=[daily_ingest],
     resources={"warehouse": WarehouseResource(), "landing": LandingResource()},
 )

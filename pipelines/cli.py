@@ -57,7 +57,7 @@ def _print_generation(summary, seconds: float) -> None:
     for system, files in summary.files.items():
         shown = ", ".join(files[:2]) + (f" … ({len(files)} files)" if len(files) > 2 else "")
         click.echo(f"  {system:<10} {summary.records.get(system, 0):>10,} records  {shown}")
-    click.echo(f"landing: {summary.out / 'landing'}   address base: {summary.out / 'address_base.csv'}   truth: {summary.out / 'truth'}")
+    click.echo(f"landing: {summary.out / 'landing'}   address base: {summary.out / 'landing' / 'address_base'}   truth: {summary.out / 'truth'}")
 
 
 @demo.command("run")
@@ -127,11 +127,13 @@ def _materialize(landing: Path, warehouse: Path, systems: list[str] | None) -> N
 
 
 def _print_warehouse(warehouse: Path) -> None:
-    from pipelines.summary import warehouse_summary
+    from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, REVIEW_QUEUE
+    from pipelines.summary import address_summary, warehouse_summary
     from warehouse.storage import Warehouse
 
     wh = Warehouse(root=str(warehouse))
     tables, reasons, rejected = warehouse_summary(wh)
+    addresses = address_summary(wh)
     with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, fmt_str_lengths=90, tbl_width_chars=160):
         click.echo("\nrows per table per layer:")
         click.echo(tables)
@@ -140,6 +142,16 @@ def _print_warehouse(warehouse: Path) -> None:
         if rejected.height:
             click.echo("\nfiles not ingested:")
             click.echo(rejected)
+        if addresses is not None:
+            base = wh.scan(LAYER, *BASE_ADDRESSES)
+            buildings = wh.scan(LAYER, *BASE_BUILDINGS)
+            queue = wh.scan(LAYER, *REVIEW_QUEUE)
+            count = lambda s: 0 if s is None else s.select(pl.len()).collect().item()  # noqa: E731
+            click.echo(
+                f"\naddress master: {count(base):,} standard addresses in {count(buildings):,} buildings; "
+                f"{count(queue):,} address texts waiting for review"
+            )
+            click.echo(addresses)
     click.echo(f"\nwarehouse (Delta tables): {Path(warehouse).absolute()}/<layer>/<system>/<table>")
 
 
@@ -165,6 +177,14 @@ def catalog() -> None:
         f"({len(CATALOG)} in the catalogue, {len(used)} used): each is entered once."
     )
 
+
+def _register_address_commands() -> None:
+    from address_master.cli import address
+
+    main.add_command(address)
+
+
+_register_address_commands()
 
 if __name__ == "__main__":
     main()

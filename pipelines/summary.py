@@ -74,3 +74,24 @@ def catalog_table() -> tuple[pl.DataFrame, int, int]:
             }
         )
     return pl.DataFrame(rows), total_source, len(canonical_used)
+
+
+def address_summary(wh: Warehouse) -> pl.DataFrame | None:
+    """Per system: address values linked, accepted, in review, unmatched (None before linking)."""
+    from address_master.store import LAYER, LINKS
+
+    scan = wh.scan(LAYER, *LINKS)
+    if scan is None:
+        return None
+    return (
+        scan.group_by("source_system")
+        .agg(
+            pl.len().alias("address_values"),
+            (pl.col("decision") == "accept").sum().alias("accepted"),
+            (pl.col("decision") == "review").sum().alias("review"),
+            pl.col("decision").is_in(["reject", "no_candidate"]).sum().alias("unmatched"),
+        )
+        .with_columns((pl.col("accepted") / pl.col("address_values")).round(4).alias("match_rate"))
+        .sort("source_system")
+        .collect()
+    )

@@ -26,7 +26,7 @@ def test_generate_then_ingest_and_summarise(tmp_path):
     gen = runner.invoke(main, ["demo", "generate", "--persons", "600", "--seed", "5", "--power-days", "2", "--out", str(out)])
     assert gen.exit_code == 0, gen.output
     assert "generated 600 residents" in gen.output
-    assert (out / "address_base.csv").exists() and (out / "truth" / "records.parquet").exists()
+    assert (out / "landing" / "address_base" / "address_base.csv").exists() and (out / "truth" / "records.parquet").exists()
     run = runner.invoke(main, ["ingest", "--system", "gongan", "--system", "jisheng", "--landing", str(out / "landing"), "--warehouse", str(out / "warehouse")])
     assert run.exit_code == 0, run.output
     assert "succeeded" in run.output and "rows per table per layer" in run.output

@@ -53,7 +53,7 @@ def test_addresses_use_real_divisions(district):
     assert (joined["name"] == joined["community_name"]).all()
     assert base["address_id"].n_unique() == base.height
     assert base["community_code"].str.starts_with("330102").all()
-    csv = pl.read_csv(district / "address_base.csv", infer_schema=False)
+    csv = pl.read_csv(district / "landing" / "address_base" / "address_base.csv", infer_schema=False)
     assert csv.columns[:8] == ["address_id", "division_code", "road", "road_no", "compound", "building", "unit", "room"]
     assert csv.height == base.height
 

@@ -48,7 +48,7 @@ def test_every_check_passes(run):
     first, _, _ = run
     assert first.success
     evaluations = first.get_asset_check_evaluations()
-    assert len(evaluations) == 26  # files_readable + row_conservation per system
+    assert len(evaluations) == 27  # files_readable + row_conservation per system, every_address_linked
     assert all(e.passed for e in evaluations), [e.description for e in evaluations if not e.passed]
 
 
@@ -75,6 +75,25 @@ def test_counts_match_ground_truth(run, district):
         assert quarantine["reason"].null_count() == 0
         for col in ("source_system", "batch_id", "source_file", "source_row"):
             assert silver[col].null_count() == 0, (spec.system, col)
+
+
+def test_address_links_cover_every_address(run, district):
+    _, _, wh = run
+    links = wh.read("address", "links", "address_links")
+    assert links.height > 0
+    assert set(links["source_system"].unique()) >= {"gongan", "laoling", "dianli", "zongzhi", "shichang"}
+    accepted = links.filter(pl.col("decision") == "accept")
+    assert accepted.height / links.height > 0.97
+    # accepted links agree with the ground truth of the records they came from
+    truth = pl.read_parquet(district / "truth" / "records.parquet").filter(pl.col("system") == "laoling")
+    laoling = accepted.filter(pl.col("source_system") == "laoling").join(
+        wh.read("silver", "laoling", "elderly_residents").select("batch_id", "source_row", pl.col("source_file").str.split("/").list.last().alias("file")),
+        on=["batch_id", "source_row"],
+    ).join(truth.select("file", "source_row", pl.col("address_id").alias("true_id")), on=["file", "source_row"])
+    assert laoling.height > 0 and float((laoling["address_id"] == laoling["true_id"]).mean()) >= 0.995
+    base = wh.read("address", "base", "addresses")
+    assert base.height == pl.read_parquet(district / "truth" / "addresses.parquet").height
+    assert wh.exists("address", "review", "queue")
 
 
 def test_rerun_changes_nothing(run):

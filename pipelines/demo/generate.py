@@ -3,7 +3,7 @@
 Layout of the output folder::
 
     landing/<system>/…        the exports, in each system's native format (pipelines read these)
-    address_base.csv          the unified address base in the import format
+    landing/address_base/     the district's unified address base in the import format (CSV)
     truth/                    ground truth (pipelines never read it; tests and benchmarks do)
         persons.parquet, businesses.parquet, addresses.parquet,
         records.parquet       one row per delivered record: file, source_row → ids, expect
@@ -77,8 +77,9 @@ def generate(
     pop.persons.write_parquet(out / "truth" / "persons.parquet")
     pop.businesses.write_parquet(out / "truth" / "businesses.parquet")
     pop.addresses.write_parquet(out / "truth" / "addresses.parquet")
+    (out / "landing" / "address_base").mkdir(parents=True, exist_ok=True)
     pop.addresses.select(pl.col("community_code").alias("division_code"), pl.exclude("community_code")).select(BASE_COLUMNS).write_csv(
-        out / "address_base.csv"
+        out / "landing" / "address_base" / "address_base.csv"
     )
     steps.update()
     steps.close()
@@ -96,4 +97,5 @@ def generate(
     counts = records.group_by("system").len()
     summary.records = dict(zip(counts["system"].to_list(), counts["len"].to_list()))
     summary.records["dianli"] = accounts.height * power_days
+    summary.records["address_base"] = pop.addresses.height
     return summary

@@ -25,6 +25,7 @@ TRADITIONAL = {
 }
 FULL_WIDTH_DIGITS = {str(d): chr(0xFF10 + d) for d in range(10)}
 TYPO_CHARS = list("园圆苑院源元华化花新心欣景京金锦")
+ROAD_TYPO_CHARS = list("安案兴星河和山珊华化阳杨宁凝春纯")
 
 
 def chinese_numeral(n: pl.Expr) -> pl.Expr:
@@ -73,6 +74,9 @@ def render_addresses(df: pl.DataFrame, rng: np.random.Generator, noise: float = 
             "space": _mask(rng, n, 0.05 * k),
             "typo_pos": pl.Series(rng.random(n)),
             "typo_char": pl.Series(np.asarray(TYPO_CHARS)[rng.integers(0, len(TYPO_CHARS), n)]),
+            "road_typo": _mask(rng, n, 0.01 * k),
+            "road_char": pl.Series(np.asarray(ROAD_TYPO_CHARS)[rng.integers(0, len(ROAD_TYPO_CHARS), n)]),
+            "no_road": _mask(rng, n, (0.10 if free_text else 0.02) * k),
         }
     )
     d = pl.concat([df.select("province_name", "city_name", "district_name", "street_name", "community_name", "road", "road_no", "compound", "building", "unit", "room"), r], how="horizontal")
@@ -114,7 +118,17 @@ def render_addresses(df: pl.DataFrame, rng: np.random.Generator, noise: float = 
         .when(pl.col("bur") == 4).then(pl.format("{}幢{}-{}", b, u, room))
         .otherwise(pl.format("{}幢{}单元{}室", chinese_numeral(pl.col("building")), chinese_numeral(pl.col("unit")), room))
     )
-    text = pl.concat_str([prefix, street, community, pl.col("road"), pl.col("road_no").cast(pl.String), pl.lit("号"), compound, bur])
+    # A misspelt road (one character swapped), or the road and number left out when the
+    # compound is named ("紫金花园3幢…" is how neighbours write it).
+    road = (
+        pl.when(pl.col("road_typo"))
+        .then(pl.concat_str([pl.col("road").str.slice(0, 1), pl.col("road_char"), pl.col("road").str.slice(2)]))
+        .otherwise(pl.col("road"))
+    )
+    road_part = pl.concat_str([road, pl.col("road_no").cast(pl.String), pl.lit("号")])
+    drop_road = pl.col("no_road") & (compound != "") & pl.col("building").is_not_null()
+    road_part = pl.when(drop_road).then(pl.lit("")).otherwise(road_part)
+    text = pl.concat_str([prefix, street, community, road_part, compound, bur])
     text = pl.when(pl.col("full_width")).then(text.str.replace_many(FULL_WIDTH_DIGITS)).otherwise(text)
     text = pl.when(pl.col("traditional")).then(text.str.replace_many(TRADITIONAL)).otherwise(text)
     text = pl.when(pl.col("space")).then(text.str.replace(r"号", "号 ")).otherwise(text)

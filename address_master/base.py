@@ -1,0 +1,102 @@
+"""The unified address base: validate an import, attach all five levels, derive buildings.
+
+Import format (CSV, UTF-8): ``address_id,division_code,road,road_no,compound,building,unit,room``
+plus optional ``full_text``; ``division_code`` is the 12-digit community code. Bad rows are
+returned with the row number, column and reason instead of being loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from address_master.match import prepare_base
+from pipelines.reference import divisions
+
+BASE_COLUMNS = ["address_id", "division_code", "road", "road_no", "compound", "building", "unit", "room"]
+LEVELS = {"province": 2, "city": 4, "district": 6, "street": 9, "community": 12}
+
+
+class AddressBaseError(Exception):
+    """The file cannot be used as an address base at all (missing columns, unreadable)."""
+
+
+def read_base_csv(path: Path | str) -> pl.DataFrame:
+    """Read an import file as strings, keeping the CSV line number in ``line``."""
+    path = Path(path)
+    try:
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as err:
+        raise AddressBaseError(f"{path}: cannot read as a UTF-8 CSV: {str(err).splitlines()[0]}") from None
+    missing = [c for c in BASE_COLUMNS if c not in df.columns]
+    if missing:
+        raise AddressBaseError(f"{path}: missing column(s) {', '.join(missing)} (need {','.join(BASE_COLUMNS)})")
+    return df.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+
+
+def validate_base(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split an import into (valid rows with all five levels, rejected rows with reasons)."""
+    communities = divisions().filter(pl.col("level") == 5).select(pl.col("code").alias("division_code"), pl.lit(True).alias("_known"))
+    checked = df.join(communities, on="division_code", how="left", maintain_order="left")
+    blank = lambda c: pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")  # noqa: E731
+    not_number = lambda c: ~blank(c) & pl.col(c).str.strip_chars().cast(pl.Int64, strict=False).is_null()  # noqa: E731
+    rules = [
+        ("address_id", blank("address_id"), "address_id is empty"),
+        ("address_id", ~blank("address_id") & pl.col("address_id").is_duplicated(), "address_id is not unique"),
+        ("division_code", ~pl.col("division_code").fill_null("").str.contains(r"^\d{12}$"), "division_code is not a 12-digit community code"),
+        ("division_code", pl.col("division_code").fill_null("").str.contains(r"^\d{12}$") & pl.col("_known").is_null(), "division_code is not in the Zhejiang division table"),
+        ("road", blank("road"), "road is empty"),
+        ("road_no", blank("road_no") | not_number("road_no"), "road_no is not a number"),
+        ("building", not_number("building"), "building is not a number"),
+        ("unit", not_number("unit"), "unit is not a number"),
+        ("room", not_number("room"), "room is not a number"),
+    ]
+    reasons = pl.concat_str([pl.when(cond).then(pl.lit(f"{col}: {why}")) for col, cond, why in rules], separator="; ", ignore_nulls=True)
+    checked = checked.with_columns(pl.when(reasons == "").then(None).otherwise(reasons).alias("reason"))
+    rejected = checked.filter(pl.col("reason").is_not_null()).select("line", "address_id", "reason")
+    valid = checked.filter(pl.col("reason").is_null()).drop("_known", "reason")
+    return with_levels(valid), rejected
+
+
+def with_levels(valid: pl.DataFrame) -> pl.DataFrame:
+    """Prepared matching keys plus every level's code and name and the standard full text."""
+    names = dict(zip(divisions()["code"].to_list(), divisions()["name"].to_list()))
+    prepared = prepare_base(valid)
+    levels = [
+        expr
+        for level, length in LEVELS.items()
+        for expr in (
+            pl.col("division_code").str.slice(0, length).alias(f"{level}_code"),
+            pl.col("division_code").str.slice(0, length).replace_strict(names, default=None).alias(f"{level}_name"),
+        )
+    ]
+    out = prepared.with_columns(levels)
+    standard = pl.concat_str(
+        [
+            *[pl.col(f"{lv}_name") for lv in LEVELS],
+            pl.col("road"), pl.col("road_no"), pl.lit("号"), pl.col("compound").fill_null(""),
+            pl.when(pl.col("building").is_not_null()).then(pl.format("{}幢", pl.col("building"))).otherwise(pl.lit("")),
+            pl.when(pl.col("unit").is_not_null()).then(pl.format("{}单元", pl.col("unit"))).otherwise(pl.lit("")),
+            pl.when(pl.col("room").is_not_null()).then(pl.format("{}室", pl.col("room"))).otherwise(pl.lit("")),
+        ]
+    )
+    full_text = valid["full_text"] if "full_text" in valid.columns else None
+    out = out.with_columns(standard.alias("full_text"))
+    if full_text is not None:
+        out = out.with_columns(pl.coalesce(pl.Series("_given", full_text).replace("", None), pl.col("full_text")).alias("full_text"))
+    return out
+
+
+def buildings_of(addresses: pl.DataFrame) -> pl.DataFrame:
+    """One row per building with its location and how many addresses (rooms) it holds."""
+    return addresses.group_by("building_id", maintain_order=True).agg(
+        pl.first("division_code", "road", "road_no", "compound", "building"),
+        pl.len().alias("addresses"),
+    )
+
+
+def load_base(path: Path | str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Read and validate an import file: (addresses, buildings, rejected rows)."""
+    valid, rejected = validate_base(read_base_csv(path))
+    return valid, buildings_of(valid), rejected

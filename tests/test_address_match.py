@@ -1,0 +1,125 @@
+"""Address base import, matcher accuracy, review decisions and the stable CLI contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from address_master.base import AddressBaseError, load_base, read_base_csv
+from address_master.links import link_addresses
+from address_master.match import match_addresses
+from address_master.parse import FIELDS
+from pipelines.demo.noise import render_addresses
+
+ENTERONCE = str(Path(sys.executable).parent / "enteronce")
+
+
+@pytest.fixture(scope="module")
+def base(district):
+    addresses, buildings, rejected = load_base(district / "landing" / "address_base" / "address_base.csv")
+    assert rejected.height == 0
+    return addresses
+
+
+def test_matcher_precision_and_recall_on_generated_noise(district, base):
+    truth = pl.read_parquet(district / "truth" / "addresses.parquet")
+    rng = np.random.default_rng(5)
+    sample = truth[rng.integers(0, truth.height, 5000)]
+    texts = render_addresses(sample, rng, noise=1.0)
+    result = match_addresses(texts, base).with_columns(sample["address_id"].alias("true_id"))
+    accepted = result.filter(pl.col("address_id").is_not_null())
+    precision = float((accepted["address_id"] == accepted["true_id"]).mean())
+    recall = float((result["address_id"] == result["true_id"]).fill_null(False).mean())
+    assert precision >= 0.995 and recall >= 0.98, (precision, recall)
+    building_truth = sample.select("address_id").join(base.select("address_id", "building_id"), on="address_id", how="left", maintain_order="left")
+    right_building = (result["building_id"] == building_truth["building_id"]).fill_null(False)
+    assert float(right_building.mean()) >= 0.98
+
+
+def test_matcher_rejects_addresses_not_in_the_base(base):
+    out = match_addresses(["杭州市西湖区文三路90号东部软件园3号楼5层", "湖滨街道不存在路1号", "", None], base)
+    assert out["address_id"].null_count() == 4
+
+
+def test_reviewed_decision_is_reused(base):
+    text = "上城区某某新村9幢9单元909室"  # unmatched by rules
+    records = pl.DataFrame({"source_system": ["zongzhi"] * 2, "source_table": ["grid_events"] * 2, "source_column": ["address"] * 2, "batch_id": ["b1", "b2"], "source_row": [1, 2], "address_text": [text, text + " "]})
+    empty = pl.DataFrame(schema={"address_key": pl.String, "address_id": pl.String})
+    links, _ = link_addresses(records, base, empty)
+    assert links["address_id"].null_count() == 2
+    chosen = base["address_id"][0]
+    decisions = pl.DataFrame({"address_key": [links["address_key"][0]], "address_id": [chosen]})
+    links, _ = link_addresses(records, base, decisions)
+    assert links["address_id"].to_list() == [chosen, chosen]
+    assert links["method"].to_list() == ["review_decision"] * 2
+
+
+def test_base_import_reports_bad_rows(tmp_path):
+    path = tmp_path / "base.csv"
+    path.write_text(
+        "address_id,division_code,road,road_no,compound,building,unit,room\n"
+        "A1,330102003057,东坡路,12,湖滨花园,3,2,301\n"
+        "A1,330102003057,东坡路,12,湖滨花园,3,2,302\n"
+        "A3,3301020030,东坡路,12,湖滨花园,3,2,303\n"
+        "A4,330102999999,东坡路,12,湖滨花园,3,2,304\n"
+        "A5,330102003057,,十二,湖滨花园,三,2,305\n"
+        "A6,330102003057,东坡路,12,,,,\n",
+        encoding="utf-8",
+    )
+    addresses, buildings, rejected = load_base(path)
+    assert addresses["address_id"].to_list() == ["A6"]
+    assert addresses["full_text"][0] == "浙江省杭州市上城区湖滨街道东坡路社区东坡路12号"
+    reasons = dict(zip(rejected["line"].to_list(), rejected["reason"].to_list()))
+    assert "not unique" in reasons[2] and "not unique" in reasons[3]
+    assert "12-digit" in reasons[4]
+    assert "not in the Zhejiang division table" in reasons[5]
+    assert "road is empty" in reasons[6] and "road_no is not a number" in reasons[6] and "building is not a number" in reasons[6]
+    (tmp_path / "bad.csv").write_text("id,code\n1,2\n", encoding="utf-8")
+    with pytest.raises(AddressBaseError, match="missing column"):
+        read_base_csv(tmp_path / "bad.csv")
+
+
+def _run(args: list[str], stdin: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run([ENTERONCE, "address", *args], input=stdin, capture_output=True, check=False, timeout=300)
+
+
+def test_cli_parse_contract():
+    lines = ["浙江省杭州市上城区湖滨街道东坡路12号", "", "###", "上城区秋涛路242号近江家园3-2-301", "\udcff"]
+    raw = "\n".join(lines[:4]).encode() + b"\n\xff\xfe\n"
+    result = _run(["parse", "--chunk", "2"], raw)
+    assert result.returncode == 0, result.stderr.decode()
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(out) == 5
+    for obj in out:
+        assert list(obj) == FIELDS  # exactly these keys, in this order
+    assert out[0]["road"] == "东坡路" and out[0]["division_code"] == "330102003"
+    assert all(v is None for v in out[1].values()) and all(v is None for v in out[2].values())
+    assert out[3]["building"] == "3" and out[3]["room"] == "301"
+    assert all(v is None for v in out[4].values())
+
+
+def test_cli_match_contract(district, base):
+    truth = pl.read_parquet(district / "truth" / "addresses.parquet").head(3)
+    texts = render_addresses(truth, np.random.default_rng(1), noise=0.0).to_list()
+    stdin = ("\n".join([texts[0], "", "湖滨街道不存在路1号", texts[1], texts[2]]) + "\n").encode()
+    result = _run(["match", "--base", str(district / "landing" / "address_base" / "address_base.csv"), "--chunk", "2"], stdin)
+    assert result.returncode == 0, result.stderr.decode()
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(out) == 5
+    assert all(list(o) == ["address_id", "building_id", "score", "method"] for o in out)
+    ids = truth["address_id"].to_list()
+    assert [o["address_id"] for o in out] == [ids[0], None, None, ids[1], ids[2]]
+    assert out[0]["score"] == 1.0 and out[0]["method"] == "exact"
+
+
+def test_cli_match_reports_a_bad_base(tmp_path):
+    bad = tmp_path / "base.csv"
+    bad.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    result = _run(["match", "--base", str(bad)], b"x\n")
+    assert result.returncode != 0 and b"missing column" in result.stderr
