@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui bench clean
+.PHONY: install demo test ui bench bench-address clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ ui: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py --persons 1000000
+
+bench-address: install
+	$(BIN)/python benchmarks/bench_address.py --persons 1000000 --addresses 1000000
 
 clean:
 	rm -rf data .dagster_home .logs_queue .nux .telemetry history storage logs schedules

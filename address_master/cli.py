@@ -95,3 +95,63 @@ def import_base_cmd(file: Path, warehouse: Path) -> None:
         click.echo(f"{rejected.height:,} bad rows not imported (kept in quarantine/address_base/rows):")
         with pl.Config(tbl_rows=20, fmt_str_lengths=100, tbl_hide_dataframe_shape=True):
             click.echo(rejected.head(20))
+
+
+@address.group("review")
+def review() -> None:
+    """The review queue: export it for data officers, record their decisions."""
+
+
+@review.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--warehouse", type=click.Path(path_type=Path), default=Path("data/warehouse"), show_default=True)
+def review_export(file: Path, warehouse: Path) -> None:
+    """Write the queue to FILE (CSV): one row per text, best candidate pre-filled in address_id."""
+    from address_master.store import LAYER, REVIEW_QUEUE
+    from warehouse.storage import Warehouse
+
+    queue = Warehouse(root=str(warehouse)).read(LAYER, *REVIEW_QUEUE)
+    if queue.height == 0:
+        click.echo("the review queue is empty")
+        return
+    first = pl.col("candidates").list.first()
+    out = queue.select(
+        "address_key", "address_text", "records", "systems",
+        first.struct.field("address_id").alias("address_id"),
+        first.struct.field("full_text").alias("candidate_text"),
+        first.struct.field("score").alias("score"),
+        pl.col("candidates").list.eval(pl.element().struct.field("full_text")).list.join(" | ").alias("all_candidates"),
+    )
+    out.write_csv(file)
+    click.echo(f"wrote {out.height:,} texts ({int(out['records'].sum()):,} records) to {file}; set address_id (or clear it) and run `enteronce address review apply {file}`")
+
+
+@review.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--warehouse", type=click.Path(path_type=Path), default=Path("data/warehouse"), show_default=True)
+@click.option("--reviewer", default="data-officer", show_default=True)
+def review_apply(file: Path, warehouse: Path, reviewer: str) -> None:
+    """Record decisions from FILE (address_key or address_text, address_id); reused from the next run on."""
+    from datetime import datetime, timezone
+
+    from address_master.parse import normalize_address
+    from address_master.store import LAYER, REVIEW_DECISIONS, read_base
+    from warehouse.storage import Warehouse
+
+    wh = Warehouse(root=str(warehouse))
+    rows = pl.read_csv(file, infer_schema=False)
+    if "address_id" not in rows.columns or not ({"address_key", "address_text"} & set(rows.columns)):
+        raise click.ClickException(f"{file}: need columns address_id and address_key or address_text")
+    key = pl.col("address_key") if "address_key" in rows.columns else normalize_address(pl.col("address_text"))
+    decisions = rows.select(key.alias("address_key"), pl.col("address_id").str.strip_chars()).filter(
+        pl.col("address_key").is_not_null() & pl.col("address_id").is_not_null() & (pl.col("address_id") != "")
+    )
+    known = read_base(wh).select("address_id")
+    unknown = decisions.join(known, on="address_id", how="anti")
+    if unknown.height:
+        raise click.ClickException(f"{unknown.height} decisions name address_ids not in the base, e.g. {unknown['address_id'][0]}")
+    decisions = decisions.with_columns(
+        pl.lit(reviewer).alias("decided_by"), pl.lit(datetime.now(timezone.utc)).dt.cast_time_unit("us").alias("decided_at")
+    )
+    wh.write(decisions, LAYER, *REVIEW_DECISIONS, mode="append")
+    click.echo(f"recorded {decisions.height:,} decisions; the next address_links run applies them")

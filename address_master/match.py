@@ -159,6 +159,7 @@ def match_parsed(parsed: pl.DataFrame, base: pl.DataFrame, top_k: int = 3) -> tu
     )
     accepted = pl.col("decision") == "accept"
     links = links.with_columns(
+        pl.col("address_id").alias("candidate_id"),  # the best candidate, whatever the decision
         pl.when(accepted).then(pl.col("address_id")).alias("address_id"),
         pl.when(accepted).then(pl.col("building_id")).alias("building_id"),
     )
@@ -172,4 +173,4 @@ def match_addresses(addresses: pl.Series | list[str], base: pl.DataFrame) -> pl.
     frame = pl.DataFrame({"address": addresses}, schema={"address": pl.String})
     parsed = parse_frame(frame, "address").with_row_index("_i")
     links, _ = match_parsed(parsed, base)
-    return links.sort("_i").select("address_id", "building_id", "score", "method", "decision")
+    return links.sort("_i").select("address_id", "building_id", "score", "method", "decision", "candidate_id")

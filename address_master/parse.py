@@ -21,7 +21,7 @@ import functools
 import polars as pl
 
 from pipelines.reference import LEGACY_DISTRICTS, divisions
-from pipelines.text import full_to_half_width, traditional_to_simplified
+from pipelines.text import traditional_to_simplified_table
 
 FIELDS = [
     "province", "city", "district", "street", "community", "road", "road_no",
@@ -64,12 +64,22 @@ def _numeral_table() -> dict[str, str]:
     return table
 
 
+@functools.cache
+def _char_table() -> dict[str, str]:
+    """One single-character map: full-width → half-width, traditional → simplified, a-z → A-Z."""
+    table = dict(zip(*traditional_to_simplified_table()))
+    table.update({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
+    table.update({chr(c): chr(c - 32) for c in range(ord("a"), ord("z") + 1)})
+    table.update({chr(c): chr(c - 0xFEE0 - 32) for c in range(0xFF41, 0xFF5B)})  # full-width a-z
+    table.update({"\u3000": "", "—": "-", "–": "-", "－": "-", "~": "-", "～": "-", "_": "-"})
+    return table
+
+
 def normalize_address(expr: pl.Expr) -> pl.Expr:
     """Step 1: a comparable address string (see module docstring)."""
-    out = traditional_to_simplified(full_to_half_width(expr.cast(pl.String)))
-    out = out.str.to_uppercase().str.replace_all(r"[\s\u00a0]+", "")
-    out = out.str.replace_all(r"[—–－~～_]", "-")
-    out = out.str.replace_all(r"[,，。.、;；:：()（）\[\]【】<>《》\"'“”‘’!！?？*]", "")
+    table = _char_table()
+    out = expr.cast(pl.String).str.replace_many(list(table), list(table.values()))
+    out = out.str.replace_all(r"[\s\u00a0,，。.、;；:：()（）\[\]【】<>《》\"'“”‘’!！?？*]+", "")
     out = out.str.replace_all(_NOISE, "")
     out = out.str.replace_many(_numeral_table(), leftmost=True)
     return pl.when(out == "").then(None).otherwise(out)
@@ -133,22 +143,25 @@ def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> p
     """
     table = lookups()[level]
     code_col = f"{level}_code"
-    patterns = [rf"^([^\d\-]{{1,{max_len}}}?{suffix})", rf"^([^\d\-]{{1,{max_len}}}{suffix})"]
-    cands = pl.concat(
-        [
-            df.select("_i", "_parent", pl.col("rest").str.extract(pattern, 1).alias("_tok"), pl.lit(k).alias("_try"))
-            for k, pattern in enumerate(patterns)
-        ]
-    ).filter(pl.col("_tok").is_not_null())
-    cands = cands.with_columns(_core(pl.col("_tok"), suffix).alias("core")).join(table, on="core", how="inner")
+    lazy = rf"^([^\d\-]{{1,{max_len}}}?{suffix})"
+    greedy = rf"^([^\d\-]{{1,{max_len}}}{suffix})"
+    first = df.select("_i", "_parent", pl.col("rest").str.extract(lazy, 1).alias("_tok"), pl.lit(0).alias("_try"))
+    second = df.select("_i", "_parent", pl.col("rest").str.extract(greedy, 1).alias("_tok"), pl.lit(1).alias("_try"))
+    # the longest run is only worth a look where it differs from the shortest one
+    second = second.filter(pl.col("_tok") != first["_tok"])
+    cands = pl.concat([first, second]).filter(pl.col("_tok").is_not_null())
+    # Resolve each distinct (token, parent) once — there are few — then spread to the rows.
+    combos = cands.select("_parent", "_tok").unique()
+    combos = combos.with_columns(_core(pl.col("_tok"), suffix).alias("core")).join(table, on="core", how="inner")
     # Prefer divisions under what is already resolved; a name that exists only elsewhere (a
     # community written under the wrong street) is still stripped as that level's token.
-    cands = cands.with_columns((pl.col("_parent").is_null() | pl.col(code_col).str.starts_with(pl.col("_parent"))).alias("_inside"))
-    cands = cands.filter(pl.col("_inside") | ~pl.col("_inside").any().over("_i"))
-    cands = cands.group_by("_i", "_try", "_tok").agg(pl.col(code_col).unique().alias("_codes"), pl.col("_inside").any())
+    combos = combos.with_columns((pl.col("_parent").is_null() | pl.col(code_col).str.starts_with(pl.col("_parent"))).alias("_inside"))
+    combos = combos.filter(pl.col("_inside") | ~pl.col("_inside").any().over("_parent", "_tok"))
+    combos = combos.group_by("_parent", "_tok").agg(pl.col(code_col).unique().alias("_codes"), pl.col("_inside").any())
     # A unique division wins over an ambiguous one; an ambiguous name ("景新社区" exists in
     # several streets) is still that level's token, only its code stays open.
-    cands = cands.with_columns(((pl.col("_codes").list.len() > 1) | ~pl.col("_inside")).alias("_ambiguous"))
+    combos = combos.with_columns(((pl.col("_codes").list.len() > 1) | ~pl.col("_inside")).alias("_ambiguous"))
+    cands = cands.join(combos, on=["_parent", "_tok"], how="inner", nulls_equal=True)
     cands = cands.sort("_i", "_ambiguous", "_try").unique("_i", keep="first")
     hits = cands.select(
         "_i",

@@ -97,6 +97,17 @@ def main() -> None:
     ours_acc = ours.with_columns(sample["address_id"][:n].alias("true_id"))
     ours_right = float((ours_acc["address_id"] == ours_acc["true_id"]).fill_null(False).mean())
 
+    # calibration: how often the best candidate is right, by score band (in-process, a sample)
+    m = min(args.addresses, 200_000)
+    calib = match_addresses(texts[:m], base_frame).with_columns(sample["address_id"][:m].alias("true_id"))
+    bands = (
+        calib.filter(pl.col("candidate_id").is_not_null())
+        .with_columns(((pl.col("score") * 20).floor() / 20).round(2).alias("band"))  # 0.05-wide bands, by lower bound
+        .group_by("band")
+        .agg(pl.len().alias("n"), (pl.col("candidate_id") == pl.col("true_id")).mean().round(4).alias("best_candidate_right"), pl.col("decision").mode().first())
+        .sort("band")
+    )
+
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3:.0f} GiB, Python {platform.python_version()}"
     result = {
         "base_addresses": pop.addresses.height,
@@ -113,6 +124,8 @@ def main() -> None:
         "naive_correct": round(naive_right, 4),
         "matcher_on_sample_correct": round(ours_right, 4),
         "matcher_on_sample_seconds": round(ours_seconds, 3),
+        "calibration_sample": m,
+        "calibration": bands.to_dicts(),
         "machine": machine,
     }
     (args.out / "results.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))

@@ -123,3 +123,44 @@ def test_cli_match_reports_a_bad_base(tmp_path):
     bad.write_text("foo,bar\n1,2\n", encoding="utf-8")
     result = _run(["match", "--base", str(bad)], b"x\n")
     assert result.returncode != 0 and b"missing column" in result.stderr
+
+
+def test_review_export_and_apply_round_trip(district, tmp_path):
+    """import-base → a queued text → export → a data officer's choice → reused when linking."""
+    from click.testing import CliRunner
+
+    from address_master.links import read_decisions, review_queue
+    from address_master.store import LAYER, REVIEW_QUEUE, read_base
+    from pipelines.cli import main
+    from warehouse.storage import Warehouse
+
+    runner = CliRunner()
+    wh_root = tmp_path / "wh"
+    base_csv = district / "landing" / "address_base" / "address_base.csv"
+    imported = runner.invoke(main, ["address", "import-base", str(base_csv), "--warehouse", str(wh_root)])
+    assert imported.exit_code == 0, imported.output
+    wh = Warehouse(str(wh_root))
+    base = read_base(wh)
+    truth = pl.read_parquet(district / "truth" / "addresses.parquet").filter(pl.col("kind") == "residential").head(1)
+    row = truth.row(0, named=True)
+    # the road left out and the compound misspelt: the matcher can only offer candidates
+    compound = row["compound"][:2] + "某" + row["compound"][3:]
+    text = f"{compound}{row['building']}幢{row['unit']}单元{row['room']}室"
+    records = pl.DataFrame({"source_system": ["zongzhi"], "source_table": ["grid_events"], "source_column": ["address"], "batch_id": ["b"], "source_row": [1], "address_text": [text]})
+    links, candidates = link_addresses(records, base, read_decisions(wh))
+    assert links["decision"][0] == "review", links.row(0, named=True)
+    wh.write(review_queue(links, candidates, base), LAYER, *REVIEW_QUEUE, mode="overwrite")
+
+    export = tmp_path / "queue.csv"
+    result = runner.invoke(main, ["address", "review", "export", str(export), "--warehouse", str(wh_root)])
+    assert result.exit_code == 0, result.output
+    sheet = pl.read_csv(export, infer_schema=False).with_columns(pl.lit(row["address_id"]).alias("address_id"))
+    sheet.write_csv(export)
+    applied = runner.invoke(main, ["address", "review", "apply", str(export), "--warehouse", str(wh_root)])
+    assert applied.exit_code == 0, applied.output
+    links, _ = link_addresses(records, base, read_decisions(wh))
+    assert links["address_id"][0] == row["address_id"] and links["method"][0] == "review_decision"
+    bad = sheet.with_columns(pl.lit("NOPE").alias("address_id"))
+    bad.write_csv(export)
+    refused = runner.invoke(main, ["address", "review", "apply", str(export), "--warehouse", str(wh_root)])
+    assert refused.exit_code != 0 and "not in the base" in refused.output
