@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import hashlib
 
-import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
@@ -89,6 +88,8 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
     sex = pl.when(sex.is_in(["男", "女"])).then(sex)
     from_id = pl.col("id_valid")
     return out.with_columns(
+        birth.alias("birth_given"),
+        sex.alias("sex_given"),
         pl.coalesce(birth, pl.when(from_id).then(id_birth_date_expr(pl.col("id18")))).alias("birth"),
         pl.coalesce(sex, pl.when(from_id).then(id_sex_expr(pl.col("id18")))).alias("sex_norm"),
     )
@@ -199,6 +200,11 @@ def resolve_persons(records: pl.DataFrame) -> pl.DataFrame:
     placed = _id_rule(rec)
     placed = pl.concat([placed, _first17_rule(rec, placed)])
     rest = rec.join(placed, on="_r", how="anti")
+    # a valid ID the guard detached belongs to someone else: trust only what was written
+    rest = rest.with_columns(
+        pl.when(pl.col("id_valid")).then(pl.col("birth_given")).otherwise(pl.col("birth")).alias("birth"),
+        pl.when(pl.col("id_valid")).then(pl.col("sex_given")).otherwise(pl.col("sex_norm")).alias("sex_norm"),
+    )
     fuzzy = _fuzzy_rule(rest, _people(rec, placed))
     placed = pl.concat([placed, fuzzy])
     rest = rest.join(fuzzy, on="_r", how="anti")
@@ -222,4 +228,15 @@ def pairwise_scores(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": true_pairs, "predicted_pairs": predicted_pairs}
 
 
-__all__ = ["resolve_persons", "prepare_records", "pairwise_scores", "WEIGHTS", "ACCEPT", "MARGIN", "np"]
+def place_keys_from_text(addresses: pl.Series) -> pl.DataFrame:
+    """Room and building keys from raw address text (when no address base is at hand)."""
+    from address_master.parse import parse_frame
+
+    parsed = parse_frame(pl.DataFrame({"a": addresses}, schema={"a": pl.String}), "a")
+    street = pl.coalesce(pl.concat_str([pl.col("road"), pl.col("road_no")], separator="|"), pl.col("compound"))
+    building = pl.when(street.is_not_null()).then(pl.concat_str([street, pl.col("building").fill_null("-")], separator="|"))
+    room = pl.when(pl.col("room").is_not_null()).then(pl.concat_str([building, pl.col("unit").fill_null("-"), pl.col("room")], separator="|"))
+    return parsed.select(room.alias("room_key"), building.alias("building_key"))
+
+
+__all__ = ["resolve_persons", "prepare_records", "pairwise_scores", "place_keys_from_text", "WEIGHTS", "ACCEPT", "MARGIN"]

@@ -180,8 +180,10 @@ def catalog() -> None:
 
 def _register_address_commands() -> None:
     from address_master.cli import address
+    from address_master.persons_cli import persons
 
     main.add_command(address)
+    main.add_command(persons)
 
 
 _register_address_commands()

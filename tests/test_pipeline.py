@@ -48,7 +48,8 @@ def test_every_check_passes(run):
     first, _, _ = run
     assert first.success
     evaluations = first.get_asset_check_evaluations()
-    assert len(evaluations) == 27  # files_readable + row_conservation per system, every_address_linked
+    # files_readable + row_conservation per system, every_address_linked, three person checks
+    assert len(evaluations) == 30
     assert all(e.passed for e in evaluations), [e.description for e in evaluations if not e.passed]
 
 
@@ -94,6 +95,34 @@ def test_address_links_cover_every_address(run, district):
     base = wh.read("address", "base", "addresses")
     assert base.height == pl.read_parquet(district / "truth" / "addresses.parquet").height
     assert wh.exists("address", "review", "queue")
+
+
+def test_person_master(run, district):
+    _, _, wh = run
+    links = wh.read("person", "links", "person_links")
+    golden = wh.read("person", "golden", "persons")
+    truth = pl.read_parquet(district / "truth" / "records.parquet")
+    files = pl.concat([wh.read("bronze", s, "_files").select("batch_id", "file_name") for s in ("gongan", "minzheng", "canlian", "laoling", "renshe", "qitui", "jisheng")])
+    scored = links.join(files, on="batch_id").join(
+        truth.select(pl.col("system").alias("source"), pl.col("file").alias("file_name"), "source_row", pl.col("person_id").alias("true_id")),
+        on=["source", "file_name", "source_row"],
+    )
+    assert scored.height == links.height
+    from address_master.persons import pairwise_scores
+
+    s = pairwise_scores(scored["person_id"], scored["true_id"])
+    assert s["precision"] >= 0.995 and s["f1"] >= 0.99, s
+    assert golden["person_id"].n_unique() == golden.height and (golden["valid_ids"] <= 1).all()
+    assert golden.filter(pl.col("name").is_not_null())["name_source"].is_in(["gongan", "renshe", "qitui", "laoling", "canlian", "minzheng", "jisheng"]).all()
+    assert golden["elderly_80"].sum() > 0 and golden["disabled"].sum() > 0 and golden["subsidy_recipient"].sum() > 0
+    homes = wh.read("person", "golden", "households")
+    assert (homes["rooms"] <= 1).mean() > 0.99
+    businesses = wh.read("business", "golden", "businesses")
+    true_businesses = pl.read_parquet(district / "truth" / "businesses.parquet")
+    assert abs(businesses.height - true_businesses.height) <= 2
+    assert businesses["credit_code"].n_unique() >= businesses.height - 2
+    inspections = wh.read("business", "links", "inspections")
+    assert inspections["business_id"].is_in(businesses["business_id"].implode()).all()
 
 
 def test_rerun_changes_nothing(run):

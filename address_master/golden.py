@@ -1,0 +1,96 @@
+"""Golden persons, households and person–room links (人房关联), with the flags downstream needs.
+
+Survivorship is field by field: identity fields (name, ID, birth date, sex) come from the most
+authoritative system that has them (:data:`AUTHORITY`, police register first); contact and
+living fields (phone, room, living status) from the most recently delivered record. Every golden
+field carries the system it came from in ``<field>_source``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from address_master.person_records import AUTHORITY
+from address_master.persons import prepare_records
+
+IDENTITY_FIELDS = {"name": "name", "id_number": "id18", "birth_date": "birth", "sex": "sex_norm"}
+RECENT_FIELDS = {"phone": "phone", "address_id": "room_key", "building_id": "building_key", "living_status": "living_status"}
+
+
+def _rank() -> pl.Expr:
+    return pl.col("source").replace_strict(AUTHORITY, list(range(len(AUTHORITY))), default=len(AUTHORITY), return_dtype=pl.Int32)
+
+
+def _survivor(frame: pl.DataFrame, column: str, out: str, by: list[pl.Expr], descending: list[bool]) -> pl.DataFrame:
+    return (
+        frame.filter(pl.col(column).is_not_null())
+        .sort([pl.col("person_id"), *by], descending=[False, *descending])
+        .unique("person_id", keep="first")
+        .select("person_id", pl.col(column).alias(out), pl.col("source").alias(f"{out}_source"))
+    )
+
+
+def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | None = None) -> pl.DataFrame:
+    """One row per person: surviving fields with their sources, and derived flags."""
+    as_of = as_of or date.today()
+    rec = prepare_records(records).join(links.select("record_id", "person_id"), on="record_id")
+    rec = rec.with_columns(
+        _rank().alias("_rank"),
+        pl.when(pl.col("id_valid")).then(pl.col("id18")).alias("id18"),
+        pl.col("ingested_at").cast(pl.Datetime("us", "UTC")) if "ingested_at" in rec.columns else pl.lit(None, pl.Datetime("us", "UTC")).alias("ingested_at"),
+    )
+    golden = rec.group_by("person_id").agg(
+        pl.len().alias("records"),
+        pl.col("source").unique().sort().str.join(",").alias("systems"),
+        pl.col("id18").drop_nulls().n_unique().alias("valid_ids"),
+    )
+    for out, column in IDENTITY_FIELDS.items():
+        golden = golden.join(_survivor(rec, column, out, [pl.col("_rank"), pl.col("ingested_at")], [False, True]), on="person_id", how="left")
+    for out, column in RECENT_FIELDS.items():
+        if column in rec.columns:
+            golden = golden.join(_survivor(rec, column, out, [pl.col("ingested_at"), pl.col("_rank")], [True, False]), on="person_id", how="left")
+    facts = rec.group_by("person_id").agg(
+        (pl.col("source") == "gongan").any().alias("registered"),
+        pl.col("household_no").filter(pl.col("source") == "gongan").first().alias("household_no"),
+        pl.col("relation_to_head").filter(pl.col("source") == "gongan").first().alias("relation_to_head"),
+        pl.col("disability_type").drop_nulls().first().alias("disability_type"),
+        pl.col("disability_grade").drop_nulls().first().alias("disability_grade"),
+        pl.col("assistance_type").drop_nulls().first().alias("assistance_type"),
+        (pl.col("source") == "qitui").any().alias("retiree"),
+    )
+    golden = golden.join(facts, on="person_id", how="left")
+    age = (pl.lit(as_of).dt.year() - pl.col("birth_date").dt.year()) - (
+        (pl.lit(as_of).dt.ordinal_day() < pl.col("birth_date").dt.ordinal_day()).cast(pl.Int32)
+    )
+    occupants = golden.filter(pl.col("address_id").is_not_null()).group_by("address_id").len("occupants")
+    golden = golden.join(occupants, on="address_id", how="left").with_columns(age.alias("age"))
+    return golden.with_columns(
+        (pl.col("age") >= 60).fill_null(False).alias("elderly_60"),
+        (pl.col("age") >= 80).fill_null(False).alias("elderly_80"),
+        ((pl.col("occupants") == 1) & (pl.col("age") >= 60) | pl.col("living_status").is_in(["独居", "孤寡"])).fill_null(False).alias("living_alone"),
+        (pl.col("living_status") == "孤寡").fill_null(False).alias("gugua"),
+        pl.col("disability_type").is_not_null().alias("disabled"),
+        pl.col("assistance_type").is_not_null().alias("subsidy_recipient"),
+        (~pl.col("registered").fill_null(False)).alias("floating_population"),  # 流动人口: a key group for the grid
+    ).sort("person_id")
+
+
+def households(golden: pl.DataFrame) -> pl.DataFrame:
+    """Households: the police register's 户号, else the people sharing a room; who lives where."""
+    key = pl.coalesce(pl.col("household_no"), pl.concat_str([pl.lit("ROOM:"), pl.col("address_id")]))
+    members = golden.filter(key.is_not_null()).with_columns(key.alias("household_key"))
+    return members.group_by("household_key").agg(
+        pl.col("household_no").drop_nulls().first(),
+        pl.col("address_id").drop_nulls().mode().first().alias("address_id"),
+        pl.col("address_id").drop_nulls().n_unique().alias("rooms"),
+        pl.col("building_id").drop_nulls().first(),
+        pl.len().alias("members"),
+        pl.col("person_id").filter(pl.col("relation_to_head") == "户主").first().alias("head_person_id"),
+        pl.col("person_id").sort().alias("member_ids"),
+        pl.col("relation_to_head").drop_nulls().sort().alias("relations"),
+        pl.col("elderly_80").any().alias("has_elderly_80"),
+        pl.col("disabled").any().alias("has_disabled"),
+        pl.col("subsidy_recipient").any().alias("receives_subsidy"),
+    ).sort("household_key")

@@ -1,0 +1,85 @@
+"""Person master and business assets: person links, golden persons, households, businesses."""
+
+import dagster as dg
+import polars as pl
+
+from address_master.businesses import collect_business_records, golden_businesses, resolve_businesses
+from address_master.golden import golden_persons, households
+from address_master.person_records import PERSON_FIELDS, collect_person_records
+from address_master.persons import resolve_persons
+from assets.address import LINKS_KEY
+from assets.resources import WarehouseResource
+from assets.sources import _markdown_table, silver_key
+from pipelines.sources import all_specs
+
+PERSON_LINKS = dg.AssetKey(["person", "links", "person_links"])
+GOLDEN_PERSONS = dg.AssetKey(["person", "golden", "persons"])
+HOUSEHOLDS = dg.AssetKey(["person", "golden", "households"])
+BUSINESSES = dg.AssetKey(["business", "golden", "businesses"])
+INSPECTIONS = dg.AssetKey(["business", "links", "inspections"])
+
+
+def _silver_deps(systems) -> list[dg.AssetKey]:
+    specs = all_specs()
+    return [silver_key(specs[s]) for s in systems if s in specs]
+
+
+@dg.multi_asset(
+    name="person_master",
+    specs=[
+        dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(PERSON_FIELDS)], group_name="person_master", kinds={"delta", "polars"}, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
+        dg.AssetSpec(GOLDEN_PERSONS, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),
+        dg.AssetSpec(HOUSEHOLDS, deps=[GOLDEN_PERSONS], group_name="person_master", kinds={"delta", "polars"}, description="households and the room they live in (人房关联)"),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("every_person_record_linked", asset=PERSON_LINKS, blocking=True, description="each person-bearing silver row has a person_id"),
+        dg.AssetCheckSpec("one_valid_id_per_person", asset=GOLDEN_PERSONS, blocking=True, description="no golden person carries two different valid ID numbers"),
+        dg.AssetCheckSpec("household_members_share_a_room", asset=HOUSEHOLDS, description="members of a household live in one room (WARN: lists households spread over rooms)"),
+    ],
+)
+def person_master(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    wh = warehouse.get()
+    records = collect_person_records(wh, all_specs())
+    links = resolve_persons(records)
+    golden = golden_persons(records, links)
+    homes = households(golden)
+    wh.write(records.select("record_id", "source", "batch_id", "source_row").join(links, on="record_id"), "person", "links", "person_links", mode="overwrite")
+    wh.write(golden, "person", "golden", "persons", mode="overwrite")
+    wh.write(homes, "person", "golden", "households", mode="overwrite")
+    rules = links.group_by("rule").len().sort("len", descending=True)
+    context.log.info(f"{records.height} records → {golden.height} persons in {homes.height} households")
+    yield dg.MaterializeResult(asset_key=PERSON_LINKS, metadata={"records": records.height, "by_rule": _markdown_table(rules)})
+    flags = golden.select(pl.col("elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "retiree", "floating_population").sum())
+    yield dg.MaterializeResult(asset_key=GOLDEN_PERSONS, metadata={"persons": golden.height, "flags": _markdown_table(flags)})
+    yield dg.MaterializeResult(asset_key=HOUSEHOLDS, metadata={"households": homes.height, "mean_members": float(homes["members"].mean() or 0)})
+    unlinked = links["person_id"].null_count()
+    yield dg.AssetCheckResult(check_name="every_person_record_linked", asset_key=PERSON_LINKS, passed=unlinked == 0 and links.height == records.height, description=f"{unlinked} of {records.height} records without a person")
+    two_ids = golden.filter(pl.col("valid_ids") > 1)
+    yield dg.AssetCheckResult(check_name="one_valid_id_per_person", asset_key=GOLDEN_PERSONS, passed=two_ids.height == 0, description=f"{two_ids.height} persons with several valid IDs", metadata={"examples": _markdown_table(two_ids.select("person_id", "name", "systems").head(10))})
+    spread = homes.filter(pl.col("rooms") > 1)
+    yield dg.AssetCheckResult(
+        check_name="household_members_share_a_room", asset_key=HOUSEHOLDS, passed=spread.height == 0, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{spread.height} of {homes.height} households spread over several rooms",
+        metadata={"examples": _markdown_table(spread.select("household_key", "members", "rooms").head(10))},
+    )
+
+
+@dg.multi_asset(
+    name="business_master",
+    specs=[
+        dg.AssetSpec(BUSINESSES, deps=[LINKS_KEY, *_silver_deps(["shichang", "chengguan", "xiaofang"])], group_name="person_master", kinds={"delta", "polars"}, description="one record per business/premises across market regulation, city management and fire"),
+        dg.AssetSpec(INSPECTIONS, deps=[BUSINESSES], group_name="person_master", kinds={"delta", "polars"}, description="every inspection linked to its business (最多查一次)"),
+    ],
+)
+def business_master(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    wh = warehouse.get()
+    records = collect_business_records(wh)
+    links = resolve_businesses(records)
+    golden, inspections = golden_businesses(records, links)
+    wh.write(golden, "business", "golden", "businesses", mode="overwrite")
+    wh.write(inspections, "business", "links", "inspections", mode="overwrite")
+    yield dg.MaterializeResult(asset_key=BUSINESSES, metadata={"businesses": golden.height, "by_rule": _markdown_table(links.group_by("rule").len())})
+    yield dg.MaterializeResult(asset_key=INSPECTIONS, metadata={"inspections": inspections.height})
+
+
+PERSON_ASSETS = [person_master, business_master]

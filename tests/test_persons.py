@@ -1,0 +1,152 @@
+"""Person resolution: each hard case, survivorship inputs, and the stable CLI contract."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from address_master.persons import pairwise_scores, resolve_persons
+
+ENTERONCE = str(Path(sys.executable).parent / "enteronce")
+
+
+def vid(first17: str) -> str:
+    """A valid 18-digit ID with these first 17 digits (GB 11643 check character)."""
+    from pipelines.ids import ID_CHECK_CHARS, ID_WEIGHTS
+
+    return first17 + ID_CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def bad(first17: str) -> str:
+    right = vid(first17)[-1]
+    return first17 + ("0" if right != "0" else "1")
+COLUMNS = ["record_id", "source", "name", "id_number", "birth_date", "sex", "room_key", "building_key"]
+
+
+def _resolve(rows: list[tuple]) -> dict[str, str]:
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in COLUMNS}, orient="row")
+    out = resolve_persons(frame)
+    assert out["record_id"].to_list() == frame["record_id"].to_list()  # input order kept
+    return dict(zip(out["record_id"].to_list(), out["person_id"].to_list()))
+
+
+def test_same_valid_id_is_one_person_whatever_the_spelling():
+    p = _resolve([
+        ("a", "gongan", "张伟", "11010519491231002X", "1949-12-31", "男", "R1", "B1"),
+        ("b", "renshe", "張偉", "11010519491231002x", None, None, None, None),  # traditional, lowercase x
+        ("c", "qitui", "张伟", "110105491231002", None, None, "R1", "B1"),  # 15-digit legacy ID
+        ("d", "laoling", "张 伟", "110105 19491231 002X", None, None, None, None),
+    ])
+    assert len(set(p.values())) == 1
+
+
+def test_bad_check_digit_joins_by_first_17():
+    p = _resolve([
+        ("a", "gongan", "李芳", vid("33010219800101002"), "1980-01-01", "女", "R1", "B1"),
+        ("b", "canlian", "李芳", bad("33010219800101002"), None, "女", None, None),
+    ])
+    assert p["a"] == p["b"]
+
+
+def test_missing_id_matched_on_name_birth_and_place():
+    p = _resolve([
+        ("a", "gongan", "王秀英", vid("33010219500303002"), "1950-03-03", "女", "R1", "B1"),
+        ("b", "minzheng", "王秀英", None, "1950-03-03", None, "R1", "B1"),
+        ("c", "laoling", "王秀英", "", None, "女", "R1", "B1"),  # name + room only
+    ])
+    assert p["a"] == p["b"] == p["c"]
+
+
+def test_homophone_and_minority_separator_variants():
+    p = _resolve([
+        ("a", "gongan", "章伟", vid("33010219850505003"), "1985-05-05", "男", "R2", "B2"),
+        ("b", "renshe", "张伟", None, "1985-05-05", "男", "R2", "B2"),  # homophone typo 章/张
+        ("c", "gongan", "阿依古丽·买买提", vid("65010219900101004"), "1990-01-01", "女", "R3", "B3"),
+        ("d", "canlian", "阿依古丽买买提", None, "1990-01-01", "女", None, None),
+        ("e", "laoling", "阿依古丽.买买提", None, "1990-01-01", None, None, None),
+    ])
+    assert p["a"] == p["b"]
+    assert p["c"] == p["d"] == p["e"]
+
+
+def test_two_people_sharing_a_name_and_building_stay_apart():
+    p = _resolve([
+        ("a", "gongan", "张伟", vid("33010219800101003"), "1980-01-01", "男", "R1", "B1"),
+        ("b", "gongan", "张伟", vid("33010219750202007"), "1975-02-02", "男", "R2", "B1"),
+        ("c", "minzheng", "张伟", None, None, None, None, "B1"),  # which one? unknowable: not merged
+        ("d", "laoling", "张伟", None, "1975-02-02", None, None, "B1"),  # the birth date decides
+    ])
+    assert p["a"] != p["b"]
+    assert p["c"] not in (p["a"], p["b"])
+    assert p["d"] == p["b"]
+
+
+def test_twins_stay_apart():
+    p = _resolve([
+        ("a", "gongan", "李明", vid("33010220150505001"), "2015-05-05", "男", "R1", "B1"),
+        ("b", "gongan", "李亮", vid("33010220150505003"), "2015-05-05", "男", "R1", "B1"),
+        ("c", "jisheng", "李亮", None, "2015-05-05", "男", "R1", "B1"),
+    ])
+    assert p["a"] != p["b"] and p["c"] == p["b"]
+
+
+def test_id_typo_landing_on_someone_elses_valid_id_is_not_merged():
+    p = _resolve([
+        ("a", "gongan", "陈静", vid("33010219800101002"), "1980-01-01", "女", "R1", "B1"),
+        ("b", "renshe", "陈静", vid("33010219800101002"), None, None, "R1", "B1"),
+        # a different woman whose ID was mistyped into 陈静's (valid) ID
+        ("c", "canlian", "赵丽华", vid("33010219800101002"), None, "女", "R9", "B9"),
+        ("d", "gongan", "赵丽华", vid("33010219770909004"), "1977-09-09", "女", "R9", "B9"),
+    ])
+    assert p["a"] == p["b"]
+    assert p["c"] != p["a"]
+    assert p["c"] == p["d"]
+
+
+def test_unknowable_records_are_their_own_people():
+    p = _resolve([("a", "x", None, None, None, None, None, None), ("b", "x", "###", "abc", "x", "?", None, None)])
+    assert p["a"] != p["b"] and all(p.values())
+
+
+def test_pairwise_scores():
+    s = pairwise_scores(pl.Series(["p1", "p1", "p2", "p3"]), pl.Series(["t1", "t1", "t1", "t2"]))
+    assert s["predicted_pairs"] == 1 and s["true_pairs"] == 3
+    assert s["precision"] == 1.0 and s["recall"] == pytest.approx(1 / 3)
+
+
+def test_cli_persons_resolve_contract(tmp_path):
+    path = tmp_path / "records.csv"
+    rows = [
+        ["r1", "gongan", "张伟", "11010519491231002X", "19491231", "男", "上城区东坡路12号湖滨花园3幢2单元301室"],
+        ["r2", "renshe", "張偉", "11010519491231002x", "", "1", ""],
+        ["r3", "minzheng", "张伟", "", "1949年12月31日", "", "东坡路12号湖滨花园3-2-301"],
+        ["r4", "laoling", "李四", "", "", "", ""],
+        ["r5", "x", "", "", "", "", ""],
+        ["r6", "x", "垃圾,数据", "###", "昨天", "?", "???"],
+    ]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["record_id", "source", "name", "id_number", "birth_date", "sex", "address"])
+        writer.writerows(rows)
+    result = subprocess.run([ENTERONCE, "persons", "resolve", str(path)], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    out = list(csv.reader(io.StringIO(result.stdout.decode())))
+    assert out[0] == ["record_id", "person_id"]
+    assert [r[0] for r in out[1:]] == ["r1", "r2", "r3", "r4", "r5", "r6"]
+    ids = {r[0]: r[1] for r in out[1:]}
+    assert all(ids.values())
+    assert ids["r1"] == ids["r2"] == ids["r3"]
+    assert len({ids["r4"], ids["r5"], ids["r6"], ids["r1"]}) == 4
+
+
+def test_cli_persons_resolve_reports_missing_header(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("id,name\n1,张三\n", encoding="utf-8")
+    result = subprocess.run([ENTERONCE, "persons", "resolve", str(path)], capture_output=True, timeout=300)
+    assert result.returncode != 0 and b"record_id" in result.stderr
