@@ -35,10 +35,12 @@ def _survivor(frame: pl.DataFrame, column: str, out: str, by: list[pl.Expr], des
 def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | None = None) -> pl.DataFrame:
     """One row per person: surviving fields with their sources, and derived flags."""
     as_of = as_of or date.today()
-    rec = prepare_records(records).join(links.select("record_id", "person_id"), on="record_id")
+    rec = prepare_records(records).join(links.select("record_id", "person_id", "rule"), on="record_id")
     rec = rec.with_columns(
         _rank().alias("_rank"),
-        pl.when(pl.col("id_valid")).then(pl.col("id18")).alias("id18"),
+        # only IDs that placed their record count: a valid ID the resolver set aside (someone
+        # else's number typed into this row) is not this person's
+        pl.when(pl.col("id_valid") & (pl.col("rule") == "id")).then(pl.col("id18")).alias("id18"),
         pl.col("ingested_at").cast(pl.Datetime("us", "UTC")) if "ingested_at" in rec.columns else pl.lit(None, pl.Datetime("us", "UTC")).alias("ingested_at"),
     )
     golden = rec.group_by("person_id").agg(

@@ -116,15 +116,24 @@ def _id_rule(rec: pl.DataFrame) -> pl.DataFrame:
     valid = valid.with_columns(pl.Series("_sim", sim, dtype=pl.Float64) / 100)
     anchor_pinyin = valid.filter(pl.col("name_key") == pl.col("_anchor_name")).select("id18", pl.col("pinyin_key").alias("_anchor_py")).unique("id18")
     valid = valid.join(anchor_pinyin, on="id18", how="left")
-    agrees = (pl.col("_sim") >= 0.5) | (pl.col("pinyin_key") == pl.col("_anchor_py"))
+    agrees = ((pl.col("_sim") >= 0.5) | (pl.col("pinyin_key") == pl.col("_anchor_py"))) & _written_agrees_with_id()
     kept = valid.filter(agrees)
     return kept.select("_r", pl.concat_str([pl.lit("id:"), pl.col("id18")]).alias("anchor"), pl.lit("id").alias("rule"), pl.lit(1.0).alias("score"))
+
+
+def _written_agrees_with_id() -> pl.Expr:
+    """The birth date and sex written on the record (when any) are the ones the ID encodes."""
+    birth_ok = pl.col("birth_given").is_null() | (pl.col("birth_given") == id_birth_date_expr(pl.col("id18")))
+    sex_ok = pl.col("sex_given").is_null() | (pl.col("sex_given") == id_sex_expr(pl.col("id18")))
+    return (birth_ok & sex_ok).fill_null(True)
 
 
 def _first17_rule(rec: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
     ids = rec.join(placed, on="_r").select("id17", "anchor").unique()
     unique17 = ids.group_by("id17").agg(pl.col("anchor").first(), pl.len().alias("_n")).filter(pl.col("_n") == 1)
-    todo = rec.join(placed, on="_r", how="anti").filter(~pl.col("id_valid") & pl.col("id18").str.contains(r"^\d{17}[\dX]$"))
+    todo = rec.join(placed, on="_r", how="anti").filter(
+        ~pl.col("id_valid") & pl.col("id18").str.contains(r"^\d{17}[\dX]$") & _written_agrees_with_id()
+    )
     return todo.join(unique17, on="id17").select("_r", "anchor", pl.lit("id_first17").alias("rule"), pl.lit(0.95).alias("score"))
 
 

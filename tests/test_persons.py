@@ -38,7 +38,7 @@ def _resolve(rows: list[tuple]) -> dict[str, str]:
 
 def test_same_valid_id_is_one_person_whatever_the_spelling():
     p = _resolve([
-        ("a", "gongan", "张伟", "11010519491231002X", "1949-12-31", "男", "R1", "B1"),
+        ("a", "gongan", "张伟", "11010519491231002X", "1949-12-31", "女", "R1", "B1"),
         ("b", "renshe", "張偉", "11010519491231002x", None, None, None, None),  # traditional, lowercase x
         ("c", "qitui", "张伟", "110105491231002", None, None, "R1", "B1"),  # 15-digit legacy ID
         ("d", "laoling", "张 伟", "110105 19491231 002X", None, None, None, None),
@@ -109,6 +109,16 @@ def test_id_typo_landing_on_someone_elses_valid_id_is_not_merged():
     assert p["c"] == p["d"]
 
 
+def test_written_birth_date_contradicting_the_id_detaches_the_record():
+    p = _resolve([
+        ("a", "gongan", "周敏", vid("33010219630120384"), "1963-01-20", "女", "R1", "B1"),
+        # the same valid ID typed into another woman's row; her own birth date gives it away
+        ("b", "renshe", "周敏", vid("33010219630120384"), "1972-01-13", "女", "R7", "B7"),
+        ("c", "gongan", "周敏", vid("33010219720113328"), "1972-01-13", "女", "R7", "B7"),
+    ])
+    assert p["a"] != p["b"] and p["b"] == p["c"]
+
+
 def test_unknowable_records_are_their_own_people():
     p = _resolve([("a", "x", None, None, None, None, None, None), ("b", "x", "###", "abc", "x", "?", None, None)])
     assert p["a"] != p["b"] and all(p.values())
@@ -123,8 +133,8 @@ def test_pairwise_scores():
 def test_cli_persons_resolve_contract(tmp_path):
     path = tmp_path / "records.csv"
     rows = [
-        ["r1", "gongan", "张伟", "11010519491231002X", "19491231", "男", "上城区东坡路12号湖滨花园3幢2单元301室"],
-        ["r2", "renshe", "張偉", "11010519491231002x", "", "1", ""],
+        ["r1", "gongan", "张伟", "11010519491231002X", "19491231", "女", "上城区东坡路12号湖滨花园3幢2单元301室"],
+        ["r2", "renshe", "張偉", "11010519491231002x", "", "2", ""],
         ["r3", "minzheng", "张伟", "", "1949年12月31日", "", "东坡路12号湖滨花园3-2-301"],
         ["r4", "laoling", "李四", "", "", "", ""],
         ["r5", "x", "", "", "", "", ""],

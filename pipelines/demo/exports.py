@@ -278,7 +278,7 @@ def export_laoling(ctx: ExportContext) -> pl.DataFrame:
         "person_id",
         "address_id",
         pl.Series("姓名", noisy_names(p["name"], rng)),
-        pl.Series("身份证号码", noisy_ids(p["id_number"], rng, legacy15=0.02)),
+        pl.Series("身份证号码", noisy_ids(p["id_number"], rng, legacy15=0.02, missing=0.01)),
         pl.col("sex").alias("性别"),
         pl.Series("年龄", age_text),
         pl.Series("居住状况", status),

@@ -135,10 +135,12 @@ def render_addresses(df: pl.DataFrame, rng: np.random.Generator, noise: float = 
     return d.select(text.alias("address"))["address"]
 
 
-def noisy_ids(ids: pl.Series, rng: np.random.Generator, legacy15: float = 0.0, bad_check: float = 0.004, lower_x: float = 0.5, missing: float = 0.003, spaced: float = 0.01) -> pl.Series:
-    """ID numbers as typed: lowercase x, 15-digit legacy form, wrong check digit, gaps, blanks."""
+def noisy_ids(ids: pl.Series, rng: np.random.Generator, legacy15: float = 0.0, bad_check: float = 0.004, lower_x: float = 0.5, missing: float = 0.003, spaced: float = 0.01, someone_else: float = 0.0005) -> pl.Series:
+    """ID numbers as typed: lowercase x, 15-digit legacy form, wrong check digit, gaps, blanks,
+    and now and then another resident's (valid) ID copied into the wrong row."""
     n = ids.len()
-    f = pl.DataFrame({"id": ids, "m15": _mask(rng, n, legacy15), "bad": _mask(rng, n, bad_check), "lx": _mask(rng, n, lower_x), "miss": _mask(rng, n, missing), "sp": _mask(rng, n, spaced), "alt": pl.Series(rng.integers(0, 10, n)).cast(pl.String)})
+    other = ids.gather(rng.integers(0, max(n, 1), n)) if n else ids
+    f = pl.DataFrame({"id": pl.Series(np.where(rng.random(n) < someone_else, other.to_numpy(), ids.to_numpy()), dtype=pl.String), "m15": _mask(rng, n, legacy15), "bad": _mask(rng, n, bad_check), "lx": _mask(rng, n, lower_x), "miss": _mask(rng, n, missing), "sp": _mask(rng, n, spaced), "alt": pl.Series(rng.integers(0, 10, n)).cast(pl.String)})
     idc = pl.col("id")
     born_19xx = idc.str.slice(6, 2) == "19"
     wrong_check = pl.when(idc.str.slice(17, 1) == pl.col("alt")).then(pl.lit("X")).otherwise(pl.col("alt"))
@@ -172,10 +174,21 @@ def format_dates(dates: pl.Series, rng: np.random.Generator, main: str, variants
     return f.select(expr.alias("d"))["d"]
 
 
-def noisy_names(names: pl.Series, rng: np.random.Generator, traditional: float = 0.01, spaced: float = 0.01) -> pl.Series:
+# Surnames and the homophones clerks type for them (same toneless pinyin).
+HOMOPHONE_SURNAMES = {"张": "章", "王": "汪", "刘": "柳", "杨": "阳", "黄": "皇", "吴": "武", "周": "州", "徐": "许", "林": "琳", "何": "河", "郭": "国", "胡": "湖", "朱": "珠", "陈": "晨", "李": "理"}
+
+
+def noisy_names(names: pl.Series, rng: np.random.Generator, traditional: float = 0.01, spaced: float = 0.01, homophone: float = 0.003, separator: float = 0.4) -> pl.Series:
+    """Names as typed: traditional characters, a space inside, a homophone surname, and the
+    minority-name separator (·) written as '.', '•' or left out."""
     n = names.len()
-    f = pl.DataFrame({"n": names, "t": _mask(rng, n, traditional), "s": _mask(rng, n, spaced)})
+    f = pl.DataFrame({"n": names, "t": _mask(rng, n, traditional), "s": _mask(rng, n, spaced), "h": _mask(rng, n, homophone), "sep": _mask(rng, n, separator), "which": pl.Series(rng.integers(0, 3, n))})
     out = pl.when(pl.col("t")).then(pl.col("n").str.replace_many(TRADITIONAL)).otherwise(pl.col("n"))
+    first = out.str.slice(0, 1)
+    swapped = pl.concat_str([first.replace(HOMOPHONE_SURNAMES), out.str.slice(1)])
+    out = pl.when(pl.col("h") & first.is_in(list(HOMOPHONE_SURNAMES))).then(swapped).otherwise(out)
+    separator_variant = pl.when(pl.col("which") == 0).then(pl.lit(".")).when(pl.col("which") == 1).then(pl.lit("．")).otherwise(pl.lit(""))
+    out = pl.when(pl.col("sep") & out.str.contains("·")).then(out.str.replace("·", separator_variant, literal=True)).otherwise(out)
     out = pl.when(pl.col("s") & (pl.col("n").str.len_chars() == 2)).then(pl.concat_str([out.str.slice(0, 1), pl.lit(" "), out.str.slice(1)])).otherwise(out)
     return f.select(out.alias("n"))["n"]
 

@@ -181,6 +181,11 @@ def build_persons(rng: np.random.Generator, base: pl.DataFrame, n_persons: int, 
         default=np.where(male, "子", "女"),
     )
     days = rng.integers(0, 365, n)
+    # Twins: now and then the second child shares the first child's birthday.
+    twin = (member == 3) & (rng.random(n) < 0.03)
+    twin_idx = np.flatnonzero(twin)
+    age[twin_idx] = age[twin_idx - 1]
+    days[twin_idx] = days[twin_idx - 1]
     birth = (np.datetime64(REFERENCE_DATE) - (age * 365.25).astype("timedelta64[D]") - days.astype("timedelta64[D]")).astype("datetime64[D]")
     # ID numbers: issuing area (mostly this district, including the pre-2021 江干/下城 codes),
     # birth date, a sequence whose parity is the sex, and the GB 11643 check character.
