@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui bench bench-address clean
+.PHONY: install demo test ui bench bench-address bench-persons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: install
 
 bench-address: install
 	$(BIN)/python benchmarks/bench_address.py --persons 1000000 --addresses 1000000
+
+bench-persons: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/bench_persons.py --persons 475000
 
 clean:
 	rm -rf data .dagster_home .logs_queue .nux .telemetry history storage logs schedules

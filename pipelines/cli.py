@@ -152,6 +152,18 @@ def _print_warehouse(warehouse: Path) -> None:
                 f"{count(queue):,} address texts waiting for review"
             )
             click.echo(addresses)
+        golden = wh.scan("person", "golden", "persons")
+        if golden is not None:
+            flags = golden.select(
+                pl.len().alias("persons"),
+                *[pl.col(c).sum() for c in ("elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "retiree", "floating_population")],
+            ).collect()
+            homes = wh.scan("person", "golden", "households")
+            businesses = wh.scan("business", "golden", "businesses")
+            inspections = wh.scan("business", "links", "inspections")
+            count = lambda s: 0 if s is None else s.select(pl.len()).collect().item()  # noqa: E731
+            click.echo(f"\nperson master: {flags['persons'][0]:,} persons in {count(homes):,} households; {count(businesses):,} businesses with {count(inspections):,} inspections")
+            click.echo(flags)
     click.echo(f"\nwarehouse (Delta tables): {Path(warehouse).absolute()}/<layer>/<system>/<table>")
 
 

@@ -160,3 +160,47 @@ def test_cli_persons_resolve_reports_missing_header(tmp_path):
     path.write_text("id,name\n1,张三\n", encoding="utf-8")
     result = subprocess.run([ENTERONCE, "persons", "resolve", str(path)], capture_output=True, timeout=300)
     assert result.returncode != 0 and b"record_id" in result.stderr
+
+
+def test_survivorship_takes_identity_from_authority_and_contacts_from_latest():
+    from datetime import date, datetime, timezone
+
+    from address_master.golden import golden_persons, households
+
+    def at(day: int) -> datetime:
+        return datetime(2026, 11, day, tzinfo=timezone.utc)
+
+    id1 = vid("33010219400101002")
+    records = pl.DataFrame(
+        {
+            "record_id": ["g", "l", "r", "m"],
+            "source": ["gongan", "laoling", "renshe", "minzheng"],
+            "name": ["王秀英", "王秀英", "王秀瑛", "王秀英"],
+            "id_number": [id1, id1, id1, None],
+            "birth_date": [date(1940, 1, 1), None, date(1940, 1, 1), None],
+            "sex": ["女", "女", None, None],
+            "room_key": ["R1", "R1", "R2", "R1"],
+            "building_key": ["B1", "B1", "B2", "B1"],
+            "ingested_at": [at(1), at(3), at(5), at(2)],
+            "phone": ["13800000001", "13800000002", None, "13800000003"],
+            "household_no": ["H1", None, None, None],
+            "relation_to_head": ["户主", None, None, None],
+            "living_status": [None, "孤寡", None, None],
+            "disability_type": [None, None, None, None],
+            "disability_grade": [None, None, None, None],
+            "assistance_type": [None, None, None, "特困"],
+        }
+    )
+    links = resolve_persons(records)
+    assert links["person_id"].n_unique() == 1
+    golden = golden_persons(records, links, as_of=date(2026, 11, 23))
+    row = golden.row(0, named=True)
+    assert (row["name"], row["name_source"]) == ("王秀英", "gongan")  # police register outranks 人社's spelling
+    assert (row["birth_date"], row["birth_date_source"]) == (date(1940, 1, 1), "gongan")
+    assert (row["phone"], row["phone_source"]) == ("13800000002", "laoling")  # the latest delivery with a phone
+    assert (row["address_id"], row["address_id_source"]) == ("R2", "renshe")  # the latest delivery with a room
+    assert row["id_number"] == id1 and row["valid_ids"] == 1
+    assert row["age"] == 86 and row["elderly_80"] and row["gugua"] and row["living_alone"] and row["subsidy_recipient"]
+    assert not row["floating_population"] and row["household_no"] == "H1"
+    home = households(golden).row(0, named=True)
+    assert home["household_no"] == "H1" and home["members"] == 1 and home["head_person_id"] == row["person_id"]
