@@ -9,12 +9,13 @@ import dagster as dg
 
 from assets.address import ADDRESS_ASSETS
 from assets.persons import PERSON_ASSETS
+from assets.quality import QUALITY_ASSETS
 from assets.resources import LandingResource, WarehouseResource
 from assets.sources import bronze_asset, conservation_check, landing_sensor, silver_asset
 from pipelines.sources import all_specs
 
 SPECS = list(all_specs().values())
-ASSETS = [a for spec in SPECS for a in (bronze_asset(spec), silver_asset(spec))] + ADDRESS_ASSETS + PERSON_ASSETS
+ASSETS = [a for spec in SPECS for a in (bronze_asset(spec), silver_asset(spec))] + ADDRESS_ASSETS + PERSON_ASSETS + QUALITY_ASSETS
 CHECKS = [conservation_check(spec) for spec in SPECS]
 
 everything = dg.define_asset_job("everything", selection=dg.AssetSelection.all(), description="every asset, end to end")

@@ -71,7 +71,7 @@ def demo_run(district: str, persons: int, seed: int, power_days: int, noise: flo
     summary = generate(data, district, persons, seed, power_days, noise, progress=sys.stderr.isatty())
     _print_generation(summary, time.perf_counter() - started)
     warehouse = data / "warehouse"
-    _materialize(data / "landing", warehouse, systems=None)
+    _materialize(data / "landing", warehouse, systems=None, quality=data)
     _print_warehouse(warehouse)
 
 
@@ -82,11 +82,11 @@ def demo_run(district: str, persons: int, seed: int, power_days: int, noise: flo
 @click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
 def ingest(systems: tuple[str, ...], landing: Path, warehouse: Path) -> None:
     """Run bronze → silver (with checks) through Dagster for new landing files."""
-    _materialize(landing, warehouse, systems=list(systems) or None)
+    _materialize(landing, warehouse, systems=list(systems) or None, quality=warehouse.parent)
     _print_warehouse(warehouse)
 
 
-def _materialize(landing: Path, warehouse: Path, systems: list[str] | None) -> None:
+def _materialize(landing: Path, warehouse: Path, systems: list[str] | None, quality: Path) -> None:
     import dagster as dg
 
     from assets.definitions import ASSETS, CHECKS
@@ -116,9 +116,15 @@ def _materialize(landing: Path, warehouse: Path, systems: list[str] | None) -> N
             "landing": LandingResource(root=str(landing)),
         },
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            **({} if systems else {"ops": {"curated": {"config": {"gx_root": str(quality / "gx"), "reports": str(quality / "reports")}}}}),
+        },
     )
     click.echo(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s")
+    report = quality / "reports" / f"quality_{result.run_id}.html"
+    if report.exists():
+        click.echo(f"quality report: {report.absolute()}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             click.echo(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: {evaluation.description}")
@@ -188,6 +194,56 @@ def catalog() -> None:
         f"\n{total_source} source fields across {len(all_specs())} systems map onto {total_canonical} canonical fields "
         f"({len(CATALOG)} in the catalogue, {len(used)} used): each is entered once."
     )
+
+
+@main.group()
+def quarantine() -> None:
+    """Quarantined rows: list them, export for correction, replay the fixes."""
+
+
+@quarantine.command("list")
+@click.option("--system", default=None, help="one system (default: all)")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
+def quarantine_list(system: str | None, warehouse: Path) -> None:
+    """Quarantined rows with file, row, column and reason."""
+    from pipelines.quarantine import list_quarantine
+    from warehouse.storage import Warehouse
+
+    rows = list_quarantine(Warehouse(root=str(warehouse)), system)
+    with pl.Config(tbl_rows=200, fmt_str_lengths=80, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
+        cols = [c for c in ("source_system", "source_file", "source_row", "columns", "reason") if c in rows.columns]
+        click.echo(rows.select(cols).with_columns(pl.col("source_file").str.split("/").list.last()) if "source_file" in cols else rows)
+    click.echo(f"{rows.height} quarantined rows")
+
+
+@quarantine.command("export")
+@click.option("--system", required=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
+def quarantine_export(system: str, file: Path, warehouse: Path) -> None:
+    """Write SYSTEM's quarantined rows to FILE (CSV) with their original columns, for correction."""
+    from pipelines.quarantine import export_quarantine
+    from warehouse.storage import Warehouse
+
+    n = export_quarantine(Warehouse(root=str(warehouse)), system, file)
+    click.echo(f"exported {n} rows to {file}; correct the source columns, then `enteronce quarantine replay {file}`" if n else "nothing quarantined")
+
+
+@quarantine.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
+def quarantine_replay(file: Path, warehouse: Path) -> None:
+    """Re-ingest corrected rows through the same standardisation and checks."""
+    from pipelines.quarantine import replay
+    from warehouse.storage import Warehouse
+
+    try:
+        reports = replay(Warehouse(root=str(warehouse)), file)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    for r in reports:
+        click.echo(f"{r.system}: {r.silver_rows} rows standardised, {r.quarantined_rows} still quarantined")
+    click.echo("run the curated assets (or `make demo`'s ingest) to publish through the quality gates")
 
 
 def _register_address_commands() -> None:

@@ -20,7 +20,7 @@ from pipelines.sources.readers import MALFORMED, RAW, ROW
 from pipelines.sources.spec import SourceSpec
 from pipelines.text import normalize_compact, normalize_text
 
-LINEAGE_BRONZE = ["_system", "_batch_id", "_source_file", "_file_hash", ROW, "_ingested_at"]
+LINEAGE_BRONZE = ["_system", "_batch_id", "_source_file", "_file_hash", ROW, "_ingested_at", "_replay_of_batch"]
 LINEAGE_SILVER = {
     "_system": "source_system",
     "_batch_id": "batch_id",
@@ -188,10 +188,13 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
         columns = pl.when(pl.col(MALFORMED).is_not_null()).then(pl.lit("(whole row)")).otherwise(columns)
     frame = frame.with_columns(reason.alias("__reason"), columns.alias("__columns"))
     lineage = [pl.col(src).alias(dst) for src, dst in LINEAGE_SILVER.items()]
+    # a replayed correction keeps pointing at the batch it corrects
+    replay = [pl.col("_replay_of_batch").alias("replay_of_batch_id")] if "_replay_of_batch" in present else []
     output_cols = [c for f, p in parsed.items() for c in [f, *p.derived, *([f"{f}_raw"] if p.keep_raw else [])]]
-    silver = frame.filter(pl.col("__reason").is_null()).select(*lineage, *output_cols)
+    silver = frame.filter(pl.col("__reason").is_null()).select(*lineage, *replay, *output_cols)
     quarantine = frame.filter(pl.col("__reason").is_not_null()).select(
         *lineage[:4],
+        *replay,
         pl.col("__columns").alias("columns"),
         pl.col("__reason").alias("reason"),
         _raw_values_expr(bronze).alias("raw_values"),

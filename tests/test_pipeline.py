@@ -48,8 +48,9 @@ def test_every_check_passes(run):
     first, _, _ = run
     assert first.success
     evaluations = first.get_asset_check_evaluations()
-    # files_readable + row_conservation per system, every_address_linked, three person checks
-    assert len(evaluations) == 30
+    # files_readable + row_conservation per system, every_address_linked, three person checks,
+    # one quality gate per curated table
+    assert len(evaluations) == 43
     assert all(e.passed for e in evaluations), [e.description for e in evaluations if not e.passed]
 
 

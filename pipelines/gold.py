@@ -1,0 +1,149 @@
+"""Builders of the curated (gold) tables — what downstream apps read.
+
+Each builder reads silver / master tables and returns a frame: every row with all five division
+codes (from its standard address, else the division the text named) and lineage to its sources,
+duplicates removed on the table's key (latest delivery wins). Publishing goes through the quality
+gate (:mod:`quality.gate`), never straight from here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import polars as pl
+
+from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS
+from warehouse.registry import DIVISION_COLUMNS, GOLD_BY_NAME
+from warehouse.storage import Warehouse
+
+LEVEL_LENGTHS = dict(zip(DIVISION_COLUMNS, (2, 4, 6, 9, 12)))
+
+
+def with_divisions(frame: pl.DataFrame, code: str = "_division") -> pl.DataFrame:
+    """Five division code columns from one (deepest known) division code column."""
+    exprs = [
+        pl.when(pl.col(code).str.len_chars() >= n).then(pl.col(code).str.slice(0, n)).alias(col)
+        for col, n in LEVEL_LENGTHS.items()
+    ]
+    return frame.with_columns(exprs).drop(code)
+
+
+def _base_codes(wh: Warehouse) -> pl.DataFrame:
+    return wh.read(LAYER, *BASE_ADDRESSES, columns=["address_id", "division_code"])
+
+
+def _links(wh: Warehouse, system: str, column: str = "address") -> pl.DataFrame:
+    scan = wh.scan(LAYER, *LINKS)
+    if scan is None:
+        return pl.DataFrame(schema={"batch_id": pl.String, "source_row": pl.Int64, "address_id": pl.String, "building_id": pl.String})
+    return scan.filter((pl.col("source_system") == system) & (pl.col("source_column") == column)).select(
+        "batch_id", "source_row", "address_id", "building_id"
+    ).collect()
+
+
+def _silver_with_place(wh: Warehouse, system: str, table: str) -> pl.DataFrame:
+    silver = wh.read("silver", system, table)
+    placed = silver.join(_links(wh, system), on=["batch_id", "source_row"], how="left")
+    return placed.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left")
+
+
+def _person_of(wh: Warehouse, system: str) -> pl.DataFrame:
+    return wh.read("person", "links", "person_links").filter(pl.col("source") == system).select("batch_id", "source_row", "person_id")
+
+
+def _latest(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
+    """One row per key: the latest delivery (then the highest source row) wins."""
+    order = [c for c in ("ingested_at", "batch_id", "source_row") if c in frame.columns]
+    return frame.sort(order, descending=True, nulls_last=True).unique(list(keys), keep="first").sort(list(keys))
+
+
+def _lineage(system: str) -> list[pl.Expr]:
+    return [pl.lit(system).alias("source_system"), "batch_id", "source_row"]
+
+
+# ----------------------------------------------------------------------------- builders
+def build_persons(wh: Warehouse) -> pl.DataFrame:
+    golden = wh.read("person", "golden", "persons").drop("occupants", strict=False)
+    return with_divisions(golden.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left"))
+
+
+def build_households(wh: Warehouse) -> pl.DataFrame:
+    homes = wh.read("person", "golden", "households")
+    return with_divisions(homes.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left"))
+
+
+def build_addresses(wh: Warehouse) -> pl.DataFrame:
+    base = wh.read(LAYER, *BASE_ADDRESSES)
+    return with_divisions(base.with_columns(pl.col("division_code").alias("_division"))).drop(
+        [c for c in base.columns if c.endswith("_name") and c != "full_text"], strict=False
+    )
+
+
+def build_buildings(wh: Warehouse) -> pl.DataFrame:
+    return with_divisions(wh.read(LAYER, *BASE_BUILDINGS).with_columns(pl.col("division_code").alias("_division")))
+
+
+def build_businesses(wh: Warehouse) -> pl.DataFrame:
+    golden = wh.read("business", "golden", "businesses")
+    return with_divisions(golden.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left"))
+
+
+def build_inspections(wh: Warehouse) -> pl.DataFrame:
+    rows = wh.read("business", "links", "inspections")
+    rows = rows.unique(["business_id", "source", "inspection_date", "inspection_result", "issue_description"], keep="first", maintain_order=True)
+    rows = rows.rename({"source": "source_system"})
+    return with_divisions(rows.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left")).sort("record_id")
+
+
+def _person_table(wh: Warehouse, system: str, table: str, columns: list[str], keys: tuple[str, ...]) -> pl.DataFrame:
+    rows = _silver_with_place(wh, system, table).join(_person_of(wh, system), on=["batch_id", "source_row"], how="left")
+    picked = rows.select("person_id", *columns, "address_id", "building_id", "_division", "ingested_at", *_lineage(system))
+    return with_divisions(_latest(picked, keys)).drop("ingested_at")
+
+
+def build_welfare(wh: Warehouse) -> pl.DataFrame:
+    return _person_table(wh, "minzheng", "needy_families", ["name", "assistance_type", "family_size", "monthly_amount", "payment_month", "start_date"], GOLD_BY_NAME["welfare"].keys)
+
+
+def build_disability(wh: Warehouse) -> pl.DataFrame:
+    return _person_table(wh, "canlian", "disability_certificates", ["name", "disability_cert_no", "disability_type", "disability_grade", "subsidy_amount"], GOLD_BY_NAME["disability"].keys)
+
+
+def build_retirees(wh: Warehouse) -> pl.DataFrame:
+    return _person_table(wh, "qitui", "enterprise_retirees", ["name", "retirement_date", "monthly_pension", "employer_name"], GOLD_BY_NAME["retirees"].keys)
+
+
+def build_elderly(wh: Warehouse) -> pl.DataFrame:
+    persons = build_persons(wh).filter(pl.col("age") >= 60)
+    ageing = _person_table(wh, "laoling", "elderly_residents", ["elderly_allowance"], ("person_id",)).select("person_id", "elderly_allowance")
+    keep = ["person_id", "name", "sex", "birth_date", "age", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient",
+            "living_status", "phone", "address_id", "building_id", *DIVISION_COLUMNS, "systems", "records"]
+    return persons.select(keep).join(ageing, on="person_id", how="left").sort("person_id")
+
+
+def build_grid_events(wh: Warehouse) -> pl.DataFrame:
+    rows = _silver_with_place(wh, "zongzhi", "grid_events")
+    # where the location text did not resolve, the grid code still names the community
+    rows = rows.with_columns(pl.coalesce("_division", pl.col("grid_code").str.slice(0, 12)).alias("_division"))
+    picked = rows.select("event_id", "reported_at", "grid_code", "reporter", "event_category", "description", "address", "address_id", "building_id", "_division", "ingested_at", *_lineage("zongzhi"))
+    return with_divisions(_latest(picked, ("event_id",))).drop("ingested_at")
+
+
+def build_weather_warnings(wh: Warehouse) -> pl.DataFrame:
+    rows = wh.read("silver", "qixiang", "weather_warnings").with_columns(pl.col("division_code").alias("_division"))
+    picked = rows.select("warning_id", "division_code", "warning_type", "warning_level", "issued_at", "starts_at", "ends_at", "description", "_division", "ingested_at", *_lineage("qixiang"))
+    return with_divisions(_latest(picked, ("warning_id",))).drop("ingested_at")
+
+
+def build_power_daily(wh: Warehouse) -> pl.DataFrame:
+    rows = _silver_with_place(wh, "dianli", "meter_readings")
+    picked = rows.select("power_account_no", "reading_date", "kwh", "address_id", "building_id", "_division", "ingested_at", *_lineage("dianli"))
+    return with_divisions(_latest(picked, ("power_account_no", "reading_date"))).drop("ingested_at")
+
+
+BUILDERS: dict[str, Callable[[Warehouse], pl.DataFrame]] = {
+    "persons": build_persons, "households": build_households, "addresses": build_addresses, "buildings": build_buildings,
+    "businesses": build_businesses, "welfare": build_welfare, "disability": build_disability, "elderly": build_elderly,
+    "retirees": build_retirees, "inspections": build_inspections, "grid_events": build_grid_events,
+    "weather_warnings": build_weather_warnings, "power_daily": build_power_daily,
+}
