@@ -246,6 +246,52 @@ def quarantine_replay(file: Path, warehouse: Path) -> None:
     click.echo("run the curated assets (or `make demo`'s ingest) to publish through the quality gates")
 
 
+@main.group()
+def quality() -> None:
+    """Quality results, reports and the data dictionary."""
+
+
+@quality.command("report")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA / "reports", show_default=True)
+@click.option("--gx-root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA / "gx", show_default=True)
+def quality_report(warehouse: Path, out: Path, gx_root: Path) -> None:
+    """Write the HTML quality report of the latest validation run and print its path."""
+    from quality.gate import Outcome
+    from quality.gx_run import RESULTS, data_docs_index
+    from quality.report import write_report
+    from warehouse.registry import GOLD
+    from warehouse.storage import Warehouse
+
+    wh = Warehouse(root=str(warehouse))
+    results = wh.read(*RESULTS)
+    if results.height == 0:
+        raise click.ClickException(f"no validation results in {warehouse}: run the curated assets first (make demo)")
+    run_id = results.sort("validated_at")["run_id"][-1]
+    latest = results.filter(pl.col("run_id") == run_id)
+    outcomes = []
+    for spec in GOLD:
+        rows = latest.filter(pl.col("suite") == f"gold.{spec.name}")
+        failed = rows.filter(~pl.col("success"))
+        version = wh.table("gold", "curated", spec.name).version() if wh.exists("gold", "curated", spec.name) else None
+        reasons = [f"{r['rule'] or r['expectation']} on {r['column']}" for r in failed.iter_rows(named=True)]
+        outcomes.append(Outcome(spec.name, int(rows["element_count"].max() or 0) if rows.height else 0, failed.height == 0 and rows.height > 0, False, version, reasons))
+    path = write_report(wh, run_id, out, outcomes, latest, data_docs_index(str(gx_root)))
+    click.echo(path.absolute())
+
+
+@quality.command("dictionary")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/tables.md"), show_default=True)
+def quality_dictionary(warehouse: Path, out: Path) -> None:
+    """Write the curated tables' data dictionary (docs/tables.md)."""
+    from quality.dictionary import data_dictionary
+    from warehouse.storage import Warehouse
+
+    out.write_text(data_dictionary(Warehouse(root=str(warehouse))) + "\n", encoding="utf-8")
+    click.echo(out)
+
+
 def _register_address_commands() -> None:
     from address_master.cli import address
     from address_master.persons_cli import persons

@@ -25,7 +25,12 @@ LABELS = {
     "road_no": "门牌号", "compound": "小区", "building": "幢", "unit": "单元", "room": "室",
     "reading_date": "抄表日期", "kwh": "日用电量(千瓦时)", "registered": "已登记", "last_inspection": "最近检查日期",
     "city_inspections": "城管巡查次数", "fire_inspections": "消防检查次数", "power_account_no": "用电户号",
+    "valid_ids": "有效身份证号个数", "household_no": "户号", "rooms": "居住房间数", "member_ids": "成员人员编号",
+    "relations": "成员与户主关系", "has_elderly_80": "有80岁以上老人", "has_disabled": "有残疾人", "receives_subsidy": "享受救助",
+    "addresses": "地址数", "source_file": "来源文件", "replay_of_batch_id": "更正所对应批次", "source": "来源系统",
+    "division_code": "行政区划代码",
 }
+SUFFIX_LABELS = {"_source": "来源", "_valid": "校验通过", "_raw": "原始值"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class TableSpec:
     sources: tuple[str, ...] = ()  # source systems whose latest batch must pass its suite first
 
     def label_of(self, column: str) -> str:
+        for suffix, word in SUFFIX_LABELS.items():
+            if column.endswith(suffix) and column != suffix:
+                base = self.label_of(column.removesuffix(suffix))
+                return base + word if base else ""
         if column in CATALOG:
             return CATALOG[column].label
         return LABELS.get(column, "")
