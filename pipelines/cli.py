@@ -105,7 +105,7 @@ def _materialize(landing: Path, warehouse: Path, systems: list[str] | None, qual
     else:
         instance = dg.DagsterInstance.ephemeral()
         where = "an ephemeral Dagster instance (set DAGSTER_HOME to keep run history)"
-    click.echo(f"materialising bronze, silver and quarantine assets in {where} …")
+    click.echo(f"materialising {'the selected systems' if systems else 'every asset (bronze, silver, address and person masters, curated tables behind their quality gates)'} in {where} …")
     started = time.perf_counter()
     result = dg.materialize(
         [*ASSETS, *CHECKS],
