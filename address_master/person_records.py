@@ -1,8 +1,9 @@
 """Person-bearing silver rows → the records person resolution compares.
 
-Which canonical fields carry a person's name, ID, birth date and sex differs per system (the
-births register describes the mother); :data:`PERSON_FIELDS` says so, as data. Places come from
-the address links: the linked ``address_id`` is the room, ``building_id`` the building.
+Which canonical fields carry a person's name, ID, birth date and sex differs per system, and one
+row may describe two people (a birth record names the mother and the baby); :data:`PERSON_FIELDS`
+says so, as data: one entry per (system, role). Places come from the address links: the linked
+``address_id`` is the room, ``building_id`` the building.
 """
 
 from __future__ import annotations
@@ -13,30 +14,34 @@ from address_master.store import LAYER, LINKS
 from pipelines.sources.spec import SourceSpec
 from warehouse.storage import Warehouse
 
-# system → (name, id_number, birth_date, sex, address column); None where the system has none
-PERSON_FIELDS: dict[str, tuple[str, str | None, str | None, str | None, str]] = {
-    "gongan": ("name", "id_number", "birth_date", "sex", "address"),
-    "minzheng": ("name", "id_number", None, None, "address"),
-    "canlian": ("name", "id_number", None, "sex", "address"),
-    "laoling": ("name", "id_number", None, "sex", "address"),
-    "renshe": ("name", "id_number", "birth_date", "sex", "address"),
-    "qitui": ("name", "id_number", None, "sex", "address"),
-    "jisheng": ("mother_name", "mother_id_number", None, None, "address"),
+# (system, role) → (name, id_number, birth_date, sex, address column); None where absent.
+# The role "person" is the row's main subject; other roles get ":<role>" in their record_id.
+PERSON_FIELDS: dict[tuple[str, str], tuple[str, str | None, str | None, str | None, str]] = {
+    ("gongan", "person"): ("name", "id_number", "birth_date", "sex", "address"),
+    ("minzheng", "person"): ("name", "id_number", None, None, "address"),
+    ("canlian", "person"): ("name", "id_number", None, "sex", "address"),
+    ("laoling", "person"): ("name", "id_number", None, "sex", "address"),
+    ("renshe", "person"): ("name", "id_number", "birth_date", "sex", "address"),
+    ("qitui", "person"): ("name", "id_number", None, "sex", "address"),
+    ("jisheng", "person"): ("mother_name", "mother_id_number", None, None, "address"),  # the mother
+    ("jisheng", "child"): ("child_name", None, "child_birth_date", "child_sex", "address"),  # the baby
 }
+PERSON_SYSTEMS = list(dict.fromkeys(system for system, _ in PERSON_FIELDS))
 # Field-level survivorship: who is the authority for what (earlier = more authoritative).
 AUTHORITY = ["gongan", "renshe", "qitui", "laoling", "canlian", "minzheng", "jisheng"]
 EXTRA = ["phone", "household_no", "relation_to_head", "living_status", "disability_type", "disability_grade", "assistance_type", "retirement_date", "employment_status"]
 
 
-def record_id_expr(system: str) -> pl.Expr:
-    return pl.format("{}:{}:{}", pl.lit(system), pl.col("batch_id"), pl.col("source_row"))
+def record_id_expr(system: str, role: str = "person") -> pl.Expr:
+    suffix = "" if role == "person" else f":{role}"
+    return pl.format("{}:{}:{}" + suffix, pl.lit(system), pl.col("batch_id"), pl.col("source_row"))
 
 
 def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.DataFrame:
     """One row per person-bearing silver row, with the person fields under common names."""
     links = wh.scan(LAYER, *LINKS)
     frames = []
-    for system, (name, id_col, birth, sex, address) in PERSON_FIELDS.items():
+    for (system, role), (name, id_col, birth, sex, address) in PERSON_FIELDS.items():
         spec = specs.get(system)
         scan = wh.scan("silver", system, spec.table) if spec else None
         if scan is None:
@@ -44,8 +49,9 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
         available = set(scan.collect_schema().names())
         pick = lambda col, dtype: (pl.col(col) if col and col in available else pl.lit(None, dtype))  # noqa: E731
         frame = scan.select(
-            record_id_expr(system).alias("record_id"),
+            record_id_expr(system, role).alias("record_id"),
             pl.lit(system).alias("source"),
+            pl.lit(role).alias("role"),
             "batch_id",
             "source_row",
             "ingested_at",
@@ -54,7 +60,7 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
             pick(birth, pl.Date).alias("birth_date"),
             pick(sex, pl.String).alias("sex"),
             pick(f"{address}_raw", pl.String).alias("address_text"),
-            *[pick(c, pl.String).cast(pl.String).alias(c) for c in EXTRA],
+            *[(pick(c, pl.String) if role == "person" else pl.lit(None, pl.String)).cast(pl.String).alias(c) for c in EXTRA],
         )
         if links is not None:
             place = links.filter((pl.col("source_system") == system) & (pl.col("source_column") == address)).select(

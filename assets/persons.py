@@ -5,7 +5,7 @@ import polars as pl
 
 from address_master.businesses import collect_business_records, golden_businesses, resolve_businesses
 from address_master.golden import golden_persons, households
-from address_master.person_records import PERSON_FIELDS, collect_person_records
+from address_master.person_records import PERSON_SYSTEMS, collect_person_records
 from address_master.persons import resolve_persons
 from assets.address import LINKS_KEY
 from assets.resources import WarehouseResource
@@ -27,7 +27,7 @@ def _silver_deps(systems) -> list[dg.AssetKey]:
 @dg.multi_asset(
     name="person_master",
     specs=[
-        dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(PERSON_FIELDS)], group_name="person_master", kinds={"delta", "polars"}, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
+        dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(PERSON_SYSTEMS)], group_name="person_master", kinds={"delta", "polars"}, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
         dg.AssetSpec(GOLDEN_PERSONS, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),
         dg.AssetSpec(HOUSEHOLDS, deps=[GOLDEN_PERSONS], group_name="person_master", kinds={"delta", "polars"}, description="households and the room they live in (人房关联)"),
     ],
@@ -43,7 +43,7 @@ def person_master(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     links = resolve_persons(records)
     golden = golden_persons(records, links)
     homes = households(golden)
-    wh.write(records.select("record_id", "source", "batch_id", "source_row").join(links, on="record_id"), "person", "links", "person_links", mode="overwrite")
+    wh.write(records.select("record_id", "source", "role", "batch_id", "source_row").join(links, on="record_id"), "person", "links", "person_links", mode="overwrite")
     wh.write(golden, "person", "golden", "persons", mode="overwrite")
     wh.write(homes, "person", "golden", "households", mode="overwrite")
     rules = links.group_by("rule").len().sort("len", descending=True)

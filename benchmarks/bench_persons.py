@@ -2,7 +2,7 @@
 our resolver and Splink (DuckDB backend) side by side on the same records.
 
 1. prepare — generate a district (``--persons``), ingest the seven person-bearing systems
-   (公安, 民政, 残联, 老龄, 人社, 企退, 卫健) bronze → silver with the pipeline functions, link
+   (公安, 民政, 残联, 老龄, 人社, 企退, 卫健: mother and baby) bronze → silver with the pipeline functions, link
    their addresses to the address base, collect the person records exactly as the
    ``person_master`` asset does, and attach the ground-truth person of each record.
 2. ours — a child process reads the records and runs ``resolve_persons``: wall time and peak
@@ -60,9 +60,12 @@ def prepare(args: argparse.Namespace) -> dict:
     records = collect_person_records(wh, specs)
     files = pl.concat([wh.read("bronze", s, "_files").select("batch_id", "file_name") for s in PERSON_SYSTEMS]).unique("batch_id")
     truth = pl.read_parquet(args.out / "truth" / "records.parquet").select(
-        pl.col("system").alias("source"), pl.col("file").alias("file_name"), "source_row", pl.col("person_id").alias("true_id")
+        pl.col("system").alias("source"), pl.col("file").alias("file_name"), "source_row", pl.col("person_id").alias("true_id"), "child_person_id"
     )
     records = records.join(files, on="batch_id").join(truth, on=["source", "file_name", "source_row"], how="left")
+    records = records.with_columns(
+        pl.when(pl.col("role") == "child").then(pl.col("child_person_id")).otherwise(pl.col("true_id")).alias("true_id")
+    ).drop("child_person_id")
     records.write_parquet(args.out / "person_records.parquet")
     return {"records": records.height, "true_persons": records["true_id"].n_unique(), "prepare_seconds": round(time.perf_counter() - t, 1)}
 

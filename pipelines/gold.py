@@ -48,7 +48,10 @@ def _silver_with_place(wh: Warehouse, system: str, table: str) -> pl.DataFrame:
 
 
 def _person_of(wh: Warehouse, system: str) -> pl.DataFrame:
-    return wh.read("person", "links", "person_links").filter(pl.col("source") == system).select("batch_id", "source_row", "person_id")
+    links = wh.read("person", "links", "person_links")
+    if "role" in links.columns:
+        links = links.filter(pl.col("role") == "person")
+    return links.filter(pl.col("source") == system).select("batch_id", "source_row", "person_id")
 
 
 def _latest(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:

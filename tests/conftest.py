@@ -34,3 +34,4 @@ def landing(tmp_path) -> Path:
 @pytest.fixture
 def wh(tmp_path) -> Warehouse:
     return Warehouse(root=str(tmp_path / "warehouse"))
+

@@ -137,20 +137,13 @@ def test_garbage_and_ragged_rows_are_quarantined_with_reasons(landing, wh):
 
 def test_broken_system_does_not_stop_the_others(district, tmp_path):
     """One system's unreadable file fails its own check only; every other system lands."""
-    import dagster as dg
-
-    from assets.definitions import ASSETS, CHECKS
-    from assets.resources import LandingResource, WarehouseResource
+    from tests.helpers import materialize_all
 
     landing = tmp_path / "landing"
     shutil.copytree(district / "landing", landing, ignore=shutil.ignore_patterns("dianli_*"))
     for path in (landing / "gongan").glob("*.csv"):
         path.write_bytes(path.read_bytes().decode("gbk").encode("utf-8"))  # wrong encoding
-    result = dg.materialize(
-        [*ASSETS, *CHECKS],
-        resources={"warehouse": WarehouseResource(root=str(tmp_path / "wh")), "landing": LandingResource(root=str(landing))},
-        raise_on_error=False,
-    )
+    result = materialize_all(landing, tmp_path / "wh", tmp_path / "quality", raise_on_error=False)
     failed = {(e.asset_key.path[1], e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
     assert ("gongan", "files_readable") in failed
     # only what is built from the police register is held back at the gate; the rest publishes

@@ -9,27 +9,20 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.definitions import ASSETS, CHECKS, defs
-from assets.resources import LandingResource, WarehouseResource
+from assets.definitions import defs
+from assets.resources import LandingResource
+from tests.helpers import materialize_all
 from pipelines.ingest import QUARANTINE_TABLE
 from pipelines.sources import all_specs
 from warehouse.storage import Warehouse
-
-
-def _materialize(landing: Path, root: Path, instance=None) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        instance=instance,
-        resources={"warehouse": WarehouseResource(root=str(root)), "landing": LandingResource(root=str(landing))},
-    )
 
 
 @pytest.fixture(scope="module")
 def run(district, tmp_path_factory):
     root = tmp_path_factory.mktemp("wh")
     instance = dg.DagsterInstance.ephemeral()
-    first = _materialize(district / "landing", root, instance)
-    second = _materialize(district / "landing", root, instance)
+    first = materialize_all(district / "landing", root, root.parent / "quality", instance)
+    second = materialize_all(district / "landing", root, root.parent / "quality", instance)
     return first, second, Warehouse(str(root))
 
 
@@ -105,9 +98,11 @@ def test_person_master(run, district):
     truth = pl.read_parquet(district / "truth" / "records.parquet")
     files = pl.concat([wh.read("bronze", s, "_files").select("batch_id", "file_name") for s in ("gongan", "minzheng", "canlian", "laoling", "renshe", "qitui", "jisheng")])
     scored = links.join(files, on="batch_id").join(
-        truth.select(pl.col("system").alias("source"), pl.col("file").alias("file_name"), "source_row", pl.col("person_id").alias("true_id")),
+        truth.select(pl.col("system").alias("source"), pl.col("file").alias("file_name"), "source_row", "person_id", "child_person_id"),
         on=["source", "file_name", "source_row"],
-    )
+        suffix="_true",
+    ).with_columns(pl.when(pl.col("role") == "child").then(pl.col("child_person_id")).otherwise(pl.col("person_id_true")).alias("true_id"))
+    assert scored.filter(pl.col("role") == "child").height > 0  # babies of the births register are people too
     assert scored.height == links.height
     from address_master.persons import pairwise_scores
 

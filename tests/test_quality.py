@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import shutil
 
-import dagster as dg
 import polars as pl
 import pytest
 
-from assets.definitions import ASSETS, CHECKS
-from assets.resources import LandingResource, WarehouseResource
 from pipelines.ids import ID_CHECK_CHARS
 from pipelines.quarantine import export_quarantine, replay
 from quality.gate import publish
 from warehouse.registry import GOLD_BY_NAME
+from tests.helpers import materialize_all
 from warehouse.storage import Warehouse
 
 
 def _run(landing, root, quality):
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        resources={"warehouse": WarehouseResource(root=str(root)), "landing": LandingResource(root=str(landing))},
-        run_config={"ops": {"curated": {"config": {"gx_root": str(quality / "gx"), "reports": str(quality / "reports")}}}},
-        raise_on_error=False,
-    )
+    return materialize_all(landing, root, quality, raise_on_error=False)
 
 
 def _version(wh, name):

@@ -29,6 +29,7 @@ TRUTH_SCHEMA = {
     "person_id": pl.String,
     "address_id": pl.String,
     "business_id": pl.String,
+    "child_person_id": pl.String,  # births: the baby (person_id is the mother)
     "expect": pl.String,  # silver | quarantine
     "kind": pl.String,  # original | duplicate | correction | garbage
 }
@@ -83,7 +84,7 @@ def _with_garbage(df: pl.DataFrame, rng: np.random.Generator, columns: dict[str,
 
 
 def _truth(system: str, file: Path, df: pl.DataFrame, first_row: int) -> pl.DataFrame:
-    cols = {c: (pl.col(c) if c in df.columns else pl.lit(None, pl.String)) for c in ("person_id", "address_id", "business_id")}
+    cols = {c: (pl.col(c) if c in df.columns else pl.lit(None, pl.String)) for c in ("person_id", "address_id", "business_id", "child_person_id")}
     return df.select(
         pl.lit(system).alias("system"),
         pl.lit(file.name).alias("file"),
@@ -364,6 +365,7 @@ def export_jisheng(ctx: ExportContext) -> pl.DataFrame:
     named = rng.random(n) < 0.9
     df = b.select(
         pl.col("mother_person_id").alias("person_id"),
+        pl.col("person_id").alias("child_person_id"),
         "address_id",
         pl.Series("母亲姓名", noisy_names(b["m_name"], rng)),
         pl.Series("母亲身份证号", noisy_ids(b["m_id"], rng)),
@@ -379,7 +381,7 @@ def export_jisheng(ctx: ExportContext) -> pl.DataFrame:
     df = _with_duplicates(df, rng, 0.005)
     df = _with_garbage(df, rng, {"出生日期": "2026年13月45日"})
     path = ctx.folder("jisheng") / "jisheng_csdj_2026W44.csv"
-    _write_csv(df.drop("person_id", "address_id", "_kind"), path, "utf-8")
+    _write_csv(df.drop("person_id", "child_person_id", "address_id", "_kind"), path, "utf-8")
     return _truth("jisheng", path, df, 2)
 
 
