@@ -134,7 +134,7 @@ def _materialize(landing: Path, warehouse: Path, systems: list[str] | None, qual
 
 def _print_warehouse(warehouse: Path) -> None:
     from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, REVIEW_QUEUE
-    from pipelines.summary import address_summary, warehouse_summary
+    from pipelines.summary import count_rows, address_summary, warehouse_summary
     from warehouse.storage import Warehouse
 
     wh = Warehouse(root=str(warehouse))
@@ -149,13 +149,9 @@ def _print_warehouse(warehouse: Path) -> None:
             click.echo("\nfiles not ingested:")
             click.echo(rejected)
         if addresses is not None:
-            base = wh.scan(LAYER, *BASE_ADDRESSES)
-            buildings = wh.scan(LAYER, *BASE_BUILDINGS)
-            queue = wh.scan(LAYER, *REVIEW_QUEUE)
-            count = lambda s: 0 if s is None else s.select(pl.len()).collect().item()  # noqa: E731
             click.echo(
-                f"\naddress master: {count(base):,} standard addresses in {count(buildings):,} buildings; "
-                f"{count(queue):,} address texts waiting for review"
+                f"\naddress master: {count_rows(wh, LAYER, *BASE_ADDRESSES):,} standard addresses in "
+                f"{count_rows(wh, LAYER, *BASE_BUILDINGS):,} buildings; {count_rows(wh, LAYER, *REVIEW_QUEUE):,} address texts waiting for review"
             )
             click.echo(addresses)
         golden = wh.scan("person", "golden", "persons")
@@ -164,11 +160,10 @@ def _print_warehouse(warehouse: Path) -> None:
                 pl.len().alias("persons"),
                 *[pl.col(c).sum() for c in ("elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "retiree", "floating_population")],
             ).collect()
-            homes = wh.scan("person", "golden", "households")
-            businesses = wh.scan("business", "golden", "businesses")
-            inspections = wh.scan("business", "links", "inspections")
-            count = lambda s: 0 if s is None else s.select(pl.len()).collect().item()  # noqa: E731
-            click.echo(f"\nperson master: {flags['persons'][0]:,} persons in {count(homes):,} households; {count(businesses):,} businesses with {count(inspections):,} inspections")
+            click.echo(
+                f"\nperson master: {flags['persons'][0]:,} persons in {count_rows(wh, 'person', 'golden', 'households'):,} households; "
+                f"{count_rows(wh, 'business', 'golden', 'businesses'):,} businesses with {count_rows(wh, 'business', 'links', 'inspections'):,} inspections"
+            )
             click.echo(flags)
     click.echo(f"\nwarehouse (Delta tables): {Path(warehouse).absolute()}/<layer>/<system>/<table>")
 

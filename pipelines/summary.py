@@ -10,7 +10,8 @@ from pipelines.sources import all_specs
 from warehouse.storage import Warehouse
 
 
-def _count(wh: Warehouse, layer: str, system: str, table: str) -> int:
+def count_rows(wh: Warehouse, layer: str, system: str, table: str) -> int:
+    """Rows in a table (0 when it does not exist yet)."""
     scan = wh.scan(layer, system, table)
     return 0 if scan is None else int(scan.select(pl.len()).collect().item())
 
@@ -19,9 +20,9 @@ def warehouse_summary(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame, pl.Dat
     """(rows per system per layer, quarantined rows by system and reason, rejected/duplicate files)."""
     rows, reasons, files = [], [], []
     for spec in all_specs().values():
-        bronze = _count(wh, "bronze", spec.system, spec.table)
-        silver = _count(wh, "silver", spec.system, spec.table)
-        quarantined = _count(wh, "quarantine", spec.system, QUARANTINE_TABLE)
+        bronze = count_rows(wh, "bronze", spec.system, spec.table)
+        silver = count_rows(wh, "silver", spec.system, spec.table)
+        quarantined = count_rows(wh, "quarantine", spec.system, QUARANTINE_TABLE)
         rows.append(
             {
                 "system": spec.system,
