@@ -40,6 +40,7 @@ WEIGHTS = {
     "sex_different": -8.0,
     "room_same": 5.0,
     "building_same": 3.0,
+    "room_different": -5.0,  # both rooms known and none shared: name + birth alone is weak in a city
 }
 ACCEPT = 10.0
 MARGIN = 3.0
@@ -131,10 +132,17 @@ def _written_agrees_with_id() -> pl.Expr:
 def _first17_rule(rec: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
     ids = rec.join(placed, on="_r").select("id17", "anchor").unique()
     unique17 = ids.group_by("id17").agg(pl.col("anchor").first(), pl.len().alias("_n")).filter(pl.col("_n") == 1)
+    names = rec.join(placed, on="_r").select("anchor", pl.col("name_key").alias("_p_name"), pl.col("pinyin_key").alias("_p_py")).unique()
     todo = rec.join(placed, on="_r", how="anti").filter(
         ~pl.col("id_valid") & pl.col("id18").str.contains(r"^\d{17}[\dX]$") & _written_agrees_with_id()
     )
-    return todo.join(unique17, on="id17").select("_r", "anchor", pl.lit("id_first17").alias("rule"), pl.lit(0.95).alias("score"))
+    cand = todo.join(unique17, on="id17").join(names, on="anchor", how="left")
+    # the same guard as rule 1: a name that matches none of the person's names is someone else's
+    sim = process.cpdist(cand["name_key"].fill_null("").to_list(), cand["_p_name"].fill_null("").to_list(), scorer=fuzz.ratio, workers=-1)
+    cand = cand.with_columns(pl.Series("_sim", sim, dtype=pl.Float64) / 100)
+    agrees = pl.col("name_key").is_null() | (pl.col("_sim") >= 0.5) | (pl.col("pinyin_key") == pl.col("_p_py"))
+    kept = cand.filter(agrees).select("_r", "anchor").unique("_r")
+    return kept.select("_r", "anchor", pl.lit("id_first17").alias("rule"), pl.lit(0.95).alias("score"))
 
 
 def _people(rec: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
@@ -176,6 +184,7 @@ def _fuzzy_rule(rec: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
     place = (
         pl.when(pl.col("room_key_rec").is_not_null() & (pl.col("room_key_rec") == pl.col("room_key_p"))).then(w["room_same"])
         .when(pl.col("building_key_rec").is_not_null() & (pl.col("building_key_rec") == pl.col("building_key_p"))).then(w["building_same"])
+        .when(pl.col("room_key_rec").is_not_null() & pl.col("room_key_p").is_not_null()).then(w["room_different"])
         .otherwise(0.0)
     )
     scored = pairs.with_columns((name + birth + sex + place).alias("score"))
