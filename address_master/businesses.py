@@ -9,10 +9,9 @@ registered business has it; otherwise a premises of its own (name core + buildin
 
 from __future__ import annotations
 
-import hashlib
-
 import polars as pl
 
+from address_master.persons import stable_ids
 from address_master.store import LAYER, LINKS
 from pipelines.ids import credit_valid_expr
 from pipelines.text import normalize_compact
@@ -77,8 +76,7 @@ def resolve_businesses(records: pl.DataFrame) -> pl.DataFrame:
     )
     placed = pl.concat([by_code, step2, step3, step4])
     anchors = placed.select("anchor").unique().sort("anchor")
-    ids = [("E" + hashlib.blake2b(a.encode(), digest_size=8).hexdigest()) for a in anchors["anchor"].to_list()]
-    anchors = anchors.with_columns(pl.Series("business_id", ids, dtype=pl.String))
+    anchors = anchors.with_columns(stable_ids("E", anchors["anchor"]).alias("business_id"))
     return rec.select("_r", "record_id").join(placed.join(anchors, on="anchor"), on="_r").sort("_r").select("record_id", "business_id", "rule")
 
 

@@ -22,7 +22,6 @@ from rapidfuzz import fuzz, process
 from address_master.parse import normalize_address, parse_frame
 
 KEY = ["road", "road_no", "building", "unit", "room"]
-NUMBERS = ["road_no", "building", "unit", "room"]
 
 
 @dataclass(frozen=True)

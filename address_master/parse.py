@@ -30,7 +30,8 @@ FIELDS = [
 _STREET_SUFFIX = r"(?:街道办事处|街道办|街道|镇人民政府|镇|乡)"
 _COMMUNITY_SUFFIX = r"(?:社区居民委员会|社区居委会|社区|居民委员会|居委会|村民委员会|村委会|村)"
 _DISTRICT_SUFFIX = r"(?:区|县|市)"
-_BUILDING_WORD = r"(?:幢|栋|号楼|座|#|号)"
+_BUILDING_MARK = r"(?:幢|栋|号楼|座|#)"  # written after a building number
+_BUILDING_WORD = r"(?:幢|栋|号楼|座|#|号)"  # … or 号 where a unit follows
 _NOISE = r"^(?:中国|中华人民共和国)|(?:地址|住址|现住址|居住地|地点)[:：]?|附近|旁边|对面|门口"
 _CN_DIGITS = "零一二三四五六七八九"
 _NUMERAL_CONTEXTS = ["幢", "栋", "号楼", "座", "单元", "层", "楼", "室", "号"]
@@ -210,11 +211,11 @@ _BLOCK_PATTERNS = [
     (rf"(\d+){_BUILDING_WORD}(\d+)单元(?:(\d+)[层楼])?(\d+)室?$", ("building", "unit", "floor", "room")),
     (r"(\d+)-(\d+)-(\d+)室?$", ("building", "unit", "room")),
     (rf"(\d+){_BUILDING_WORD}(\d+)-(\d+)室?$", ("building", "unit", "room")),
-    (rf"(\d+)(?:幢|栋|号楼|座|#)(?:(\d+)[层楼])?(\d+)室?$", ("building", "floor", "room")),
+    (rf"(\d+){_BUILDING_MARK}(?:(\d+)[层楼])?(\d+)室?$", ("building", "floor", "room")),
     (rf"(\d+){_BUILDING_WORD}(\d+)单元$", ("building", "unit")),
-    (rf"(\d+)(?:幢|栋|号楼|座|#)(\d+)[层楼]$", ("building", "floor")),
+    (rf"(\d+){_BUILDING_MARK}(\d+)[层楼]$", ("building", "floor")),
     (r"(\d+)-(\d+)室?$", ("building", "room")),
-    (rf"(\d+)(?:幢|栋|号楼|座|#)$", ("building",)),
+    (rf"(\d+){_BUILDING_MARK}$", ("building",)),
     (r"(?:(\d+)[层楼])?(\d+)室$", ("floor", "room")),
     (r"(\d+)[层楼]$", ("floor",)),
 ]

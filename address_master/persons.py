@@ -97,8 +97,11 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------------- rules
-def _person_key(prefix: str, values: pl.Series) -> pl.Series:
-    """Stable person ids: a short digest of the cluster's anchor (ID, or name|birth|room)."""
+def stable_ids(prefix: str, values: pl.Series) -> pl.Series:
+    """Stable ids for clusters: a short digest of each cluster's anchor (ID, name|birth|room, …).
+
+    One digest per cluster (not per record); the same anchor gives the same id in every run.
+    """
     digests = [prefix + hashlib.blake2b(v.encode(), digest_size=8).hexdigest() for v in values.to_list()]
     return pl.Series(digests, dtype=pl.String)
 
@@ -228,7 +231,7 @@ def resolve_persons(records: pl.DataFrame) -> pl.DataFrame:
     rest = rest.join(fuzzy, on="_r", how="anti")
     placed = pl.concat([placed, _new_people(rest)])
     anchors = placed.select("anchor").unique().sort("anchor")
-    anchors = anchors.with_columns(_person_key("P", anchors["anchor"]).alias("person_id"))
+    anchors = anchors.with_columns(stable_ids("P", anchors["anchor"]).alias("person_id"))
     out = rec.select("_r", "record_id").join(placed.join(anchors, on="anchor"), on="_r", how="left").sort("_r")
     return out.select("record_id", "person_id", "rule", pl.col("score").round(3))
 
@@ -257,4 +260,4 @@ def place_keys_from_text(addresses: pl.Series) -> pl.DataFrame:
     return parsed.select(room.alias("room_key"), building.alias("building_key"))
 
 
-__all__ = ["resolve_persons", "prepare_records", "pairwise_scores", "place_keys_from_text", "WEIGHTS", "ACCEPT", "MARGIN"]
+__all__ = ["resolve_persons", "prepare_records", "pairwise_scores", "place_keys_from_text", "stable_ids", "WEIGHTS", "ACCEPT", "MARGIN"]

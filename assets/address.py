@@ -7,7 +7,7 @@ from address_master.base import AddressBaseError, load_base
 from address_master.links import collect_addresses, link_addresses, read_decisions, review_queue
 from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, read_base, write_base
 from assets.resources import LandingResource, WarehouseResource
-from assets.sources import _markdown_table, silver_key
+from assets.sources import markdown_table, silver_key
 from pipelines.sources import all_specs
 
 BASE_FOLDER = "address_base"
@@ -40,7 +40,7 @@ def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         context.log.warning(f"{rejected.height} bad rows in {files[-1].name} not imported")
     yield dg.MaterializeResult(
         asset_key=ADDRESSES_KEY,
-        metadata={"addresses": addresses.height, "rejected_rows": rejected.height, "source_file": str(files[-1]), "rejected": _markdown_table(rejected)},
+        metadata={"addresses": addresses.height, "rejected_rows": rejected.height, "source_file": str(files[-1]), "rejected": markdown_table(rejected)},
     )
     yield dg.MaterializeResult(asset_key=BUILDINGS_KEY, metadata={"buildings": buildings.height})
 
@@ -77,8 +77,8 @@ def address_links(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         metadata={
             "address_values": links.height,
             "match_rate": float((links["decision"] == "accept").mean() or 0.0),
-            "by_decision": _markdown_table(by_decision),
-            "by_system": _markdown_table(by_system),
+            "by_decision": markdown_table(by_decision),
+            "by_system": markdown_table(by_system),
         },
     )
     yield dg.MaterializeResult(asset_key=QUEUE_KEY, metadata={"texts_to_review": queue.height, "records_waiting": int(queue["records"].sum() or 0)})

@@ -9,7 +9,7 @@ from address_master.person_records import PERSON_SYSTEMS, collect_person_records
 from address_master.persons import resolve_persons
 from assets.address import LINKS_KEY
 from assets.resources import WarehouseResource
-from assets.sources import _markdown_table, silver_key
+from assets.sources import markdown_table, silver_key
 from pipelines.sources import all_specs
 
 PERSON_LINKS = dg.AssetKey(["person", "links", "person_links"])
@@ -48,19 +48,19 @@ def person_master(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     wh.write(homes, "person", "golden", "households", mode="overwrite")
     rules = links.group_by("rule").len().sort("len", descending=True)
     context.log.info(f"{records.height} records → {golden.height} persons in {homes.height} households")
-    yield dg.MaterializeResult(asset_key=PERSON_LINKS, metadata={"records": records.height, "by_rule": _markdown_table(rules)})
+    yield dg.MaterializeResult(asset_key=PERSON_LINKS, metadata={"records": records.height, "by_rule": markdown_table(rules)})
     flags = golden.select(pl.col("elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "retiree", "floating_population").sum())
-    yield dg.MaterializeResult(asset_key=GOLDEN_PERSONS, metadata={"persons": golden.height, "flags": _markdown_table(flags)})
+    yield dg.MaterializeResult(asset_key=GOLDEN_PERSONS, metadata={"persons": golden.height, "flags": markdown_table(flags)})
     yield dg.MaterializeResult(asset_key=HOUSEHOLDS, metadata={"households": homes.height, "mean_members": float(homes["members"].mean() or 0)})
     unlinked = links["person_id"].null_count()
     yield dg.AssetCheckResult(check_name="every_person_record_linked", asset_key=PERSON_LINKS, passed=unlinked == 0 and links.height == records.height, description=f"{unlinked} of {records.height} records without a person")
     two_ids = golden.filter(pl.col("valid_ids") > 1)
-    yield dg.AssetCheckResult(check_name="one_valid_id_per_person", asset_key=GOLDEN_PERSONS, passed=two_ids.height == 0, description=f"{two_ids.height} persons with several valid IDs", metadata={"examples": _markdown_table(two_ids.select("person_id", "name", "systems").head(10))})
+    yield dg.AssetCheckResult(check_name="one_valid_id_per_person", asset_key=GOLDEN_PERSONS, passed=two_ids.height == 0, description=f"{two_ids.height} persons with several valid IDs", metadata={"examples": markdown_table(two_ids.select("person_id", "name", "systems").head(10))})
     spread = homes.filter(pl.col("rooms") > 1)
     yield dg.AssetCheckResult(
         check_name="household_members_share_a_room", asset_key=HOUSEHOLDS, passed=spread.height == 0, severity=dg.AssetCheckSeverity.WARN,
         description=f"{spread.height} of {homes.height} households spread over several rooms",
-        metadata={"examples": _markdown_table(spread.select("household_key", "members", "rooms").head(10))},
+        metadata={"examples": markdown_table(spread.select("household_key", "members", "rooms").head(10))},
     )
 
 
@@ -78,7 +78,7 @@ def business_master(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     golden, inspections = golden_businesses(records, links)
     wh.write(golden, "business", "golden", "businesses", mode="overwrite")
     wh.write(inspections, "business", "links", "inspections", mode="overwrite")
-    yield dg.MaterializeResult(asset_key=BUSINESSES, metadata={"businesses": golden.height, "by_rule": _markdown_table(links.group_by("rule").len())})
+    yield dg.MaterializeResult(asset_key=BUSINESSES, metadata={"businesses": golden.height, "by_rule": markdown_table(links.group_by("rule").len())})
     yield dg.MaterializeResult(asset_key=INSPECTIONS, metadata={"inspections": inspections.height})
 
 

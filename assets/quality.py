@@ -9,7 +9,7 @@ from address_master.store import BASE_ADDRESSES, LAYER
 from assets.address import ADDRESSES_KEY, BUILDINGS_KEY, LINKS_KEY
 from assets.persons import BUSINESSES, GOLDEN_PERSONS, HOUSEHOLDS, INSPECTIONS
 from assets.resources import WarehouseResource
-from assets.sources import _markdown_table, silver_key
+from assets.sources import silver_key
 from pipelines.gold import BUILDERS
 from pipelines.sources import all_specs
 from quality.gate import Outcome, audit_sources, publish
@@ -94,4 +94,3 @@ def curated(context: dg.AssetExecutionContext, config: QualityConfig, warehouse:
 
 
 QUALITY_ASSETS = [curated]
-__all__ = ["QUALITY_ASSETS", "curated", "gold_key", "_markdown_table"]

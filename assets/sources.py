@@ -25,7 +25,7 @@ def quarantine_key(spec: SourceSpec) -> dg.AssetKey:
     return dg.AssetKey(["quarantine", spec.system, QUARANTINE_TABLE])
 
 
-def _markdown_table(df: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:
+def markdown_table(df: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:
     if df.height == 0:
         return dg.MetadataValue.md("_none_")
     head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * df.width + "\n"
@@ -68,7 +68,7 @@ def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             passed=not report.rejected,
             severity=dg.AssetCheckSeverity.WARN,
             description="; ".join(i["message"] for i in report.rejected) or "all files read",
-            metadata={"rejected": _markdown_table(pl.DataFrame(report.rejected, schema={"file": pl.String, "message": pl.String}))},
+            metadata={"rejected": markdown_table(pl.DataFrame(report.rejected, schema={"file": pl.String, "message": pl.String}))},
         )
 
     return _bronze
@@ -113,7 +113,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             asset_key=quarantine_key(spec),
             metadata={
                 "rows_quarantined": report.quarantined_rows,
-                "reasons": _markdown_table(reasons),
+                "reasons": markdown_table(reasons),
                 "table_uri": dg.MetadataValue.path(wh.uri("quarantine", spec.system, QUARANTINE_TABLE)),
             },
         )
@@ -140,7 +140,7 @@ def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
                 "bronze_rows": int(counts["bronze_rows"].sum()),
                 "silver_rows": int(counts["silver_rows"].sum()),
                 "quarantined_rows": int(counts["quarantined_rows"].sum()),
-                "unbalanced": _markdown_table(unbalanced),
+                "unbalanced": markdown_table(unbalanced),
             },
         )
 

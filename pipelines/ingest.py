@@ -21,7 +21,7 @@ from typing import Callable
 
 import polars as pl
 
-from pipelines.sources.readers import ROW, SourceFileError, read_source_file
+from pipelines.sources.readers import SourceFileError, read_source_file
 from pipelines.sources.spec import SourceSpec
 from pipelines.standardize import standardize, unmapped_columns
 from warehouse.storage import Warehouse
@@ -221,5 +221,4 @@ __all__ = [
     "ingest_bronze",
     "landing_files",
     "summarize_reasons",
-    ROW,
 ]

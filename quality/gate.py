@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.ingest import BATCHES_TABLE, QUARANTINE_TABLE
+from pipelines.ingest import BATCHES_TABLE
 from pipelines.sources import all_specs
 from quality.gx_run import run_suite
 from quality.suites import gold_suite, silver_suite
@@ -98,4 +98,4 @@ def publish(
     return Outcome(spec.name, frame.height, True, True, version, []), results
 
 
-__all__ = ["Outcome", "audit_sources", "latest_batch", "publish", "QUARANTINE_TABLE"]
+__all__ = ["Outcome", "audit_sources", "latest_batch", "publish"]

@@ -143,10 +143,6 @@ def _write_xlsx(path: Path, titles: list[str], groups: list[tuple[str, int]] | N
     return first
 
 
-def _persons(ctx: ExportContext) -> pl.DataFrame:
-    return ctx.pop.persons
-
-
 def _ymd(d: date) -> str:
     return d.strftime("%Y%m%d")
 
@@ -154,7 +150,7 @@ def _ymd(d: date) -> str:
 # --------------------------------------------------------------------------- the 13 systems
 def export_gongan(ctx: ExportContext) -> pl.DataFrame:
     rng = ctx.rng("gongan")
-    p = _persons(ctx).filter(pl.col("registered"))
+    p = ctx.pop.persons.filter(pl.col("registered"))
     df = p.select(
         "person_id",
         "address_id",
@@ -199,7 +195,7 @@ def export_gongan(ctx: ExportContext) -> pl.DataFrame:
 
 def export_minzheng(ctx: ExportContext) -> pl.DataFrame:
     rng = ctx.rng("minzheng")
-    heads = _persons(ctx).filter(pl.col("relation_to_head") == "户主")
+    heads = ctx.pop.persons.filter(pl.col("relation_to_head") == "户主")
     heads = heads[rng.choice(heads.height, max(3, heads.height // 60), replace=False)]
     n = heads.height
     kind = np.asarray(["低保", "低边", "特困"])[rng.choice(3, n, p=[0.6, 0.3, 0.1])]
@@ -240,7 +236,7 @@ GRADES = ["一级", "二级", "三级", "四级"]
 
 def export_canlian(ctx: ExportContext) -> pl.DataFrame:
     rng = ctx.rng("canlian")
-    p = _persons(ctx)
+    p = ctx.pop.persons
     p = p[rng.choice(p.height, max(3, p.height // 35), replace=False)]
     n = p.height
     t = rng.integers(0, 7, n)
@@ -268,7 +264,7 @@ def export_canlian(ctx: ExportContext) -> pl.DataFrame:
 
 def export_laoling(ctx: ExportContext) -> pl.DataFrame:
     rng = ctx.rng("laoling")
-    p = _persons(ctx).filter(pl.col("age") >= 60)
+    p = ctx.pop.persons.filter(pl.col("age") >= 60)
     n = p.height
     alone = (p["household_size"] == 1).to_numpy()
     status = np.where(alone, np.where(rng.random(n) < 0.15, "孤寡", "独居"), np.where(rng.random(n) < 0.5, "与子女同住", "与配偶同住"))
@@ -297,7 +293,7 @@ def export_laoling(ctx: ExportContext) -> pl.DataFrame:
 
 def export_renshe(ctx: ExportContext) -> pl.DataFrame:
     rng = ctx.rng("renshe")
-    p = _persons(ctx).filter(pl.col("age").is_between(16, 64))
+    p = ctx.pop.persons.filter(pl.col("age").is_between(16, 64))
     p = p[rng.choice(p.height, int(p.height * 0.85), replace=False)]
     n = p.height
     employers = ctx.pop.businesses["business_name"].to_numpy()
@@ -327,7 +323,7 @@ def export_renshe(ctx: ExportContext) -> pl.DataFrame:
 
 def export_qitui(ctx: ExportContext) -> pl.DataFrame:
     rng = ctx.rng("qitui")
-    p = _persons(ctx).filter(pl.col("age") >= pl.when(pl.col("sex") == "男").then(60).otherwise(55))
+    p = ctx.pop.persons.filter(pl.col("age") >= pl.when(pl.col("sex") == "男").then(60).otherwise(55))
     p = p[rng.choice(p.height, int(p.height * 0.6), replace=False)]
     n = p.height
     retire_age = np.where(p["sex"].to_numpy() == "男", 60, 55)
@@ -355,7 +351,7 @@ def export_qitui(ctx: ExportContext) -> pl.DataFrame:
 
 def export_jisheng(ctx: ExportContext) -> pl.DataFrame:
     rng = ctx.rng("jisheng")
-    persons = _persons(ctx)
+    persons = ctx.pop.persons
     kids = persons.filter((pl.col("age") <= 3) & pl.col("relation_to_head").is_in(["子", "女"]))
     mothers = persons.filter(pl.col("relation_to_head").is_in(["户主", "配偶"]) & (pl.col("sex") == "女")).select(
         "household_idx", pl.col("person_id").alias("mother_person_id"), pl.col("name").alias("m_name"), pl.col("id_number").alias("m_id")
@@ -536,7 +532,7 @@ def export_qixiang(ctx: ExportContext) -> pl.DataFrame:
 def export_dianli(ctx: ExportContext) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Daily Parquet files, one per day. Truth is per account (rows × days would be huge)."""
     rng = ctx.rng("dianli")
-    heads = _persons(ctx).filter(pl.col("relation_to_head") == "户主")
+    heads = ctx.pop.persons.filter(pl.col("relation_to_head") == "户主")
     accounts = heads.select(
         "power_account_no",
         "person_id",
