@@ -9,8 +9,14 @@ SEED    ?= 42
 export DAGSTER_HOME := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
+# resource settings (Dagster EnvVar, see assets/resources.py); override on the command line or in the environment
+export ENTERONCE_WAREHOUSE ?= data/warehouse
+export ENTERONCE_STORAGE_OPTIONS ?= {}
+export ENTERONCE_LANDING ?= data/landing
+export ENTERONCE_REPORTS ?= data/reports
+export ENTERONCE_WEBHOOK_URL ?=
 
-.PHONY: install demo test ui bench bench-address bench-persons clean
+.PHONY: install lint demo test ui bench bench-address bench-persons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +29,11 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/enteronce demo run --persons $(PERSONS) --seed $(SEED)
 
-test: install
+# the import contract in pyproject.toml ([tool.importlinter]): imports go one way
+lint: install
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/pytest -q -n 2
 
 ui: install

@@ -84,7 +84,7 @@ def golden_businesses(records: pl.DataFrame, links: pl.DataFrame) -> tuple[pl.Da
     """(one row per business with registry fields and inspection counts, inspections → business)."""
     rec = records.join(links, on="record_id")
     registry_first = pl.col("source").replace_strict(list(SOURCES), [0, 1, 2], default=3, return_dtype=pl.Int32)
-    ordered = rec.sort(["business_id", registry_first, pl.col("ingested_at")], descending=[False, False, True])
+    ordered = rec.sort(["business_id", registry_first, pl.col("ingested_at"), pl.col("record_id")], descending=[False, False, True, False])
 
     def survivor(col: str) -> pl.Expr:
         return pl.col(col).drop_nulls().first().alias(col)

@@ -26,7 +26,8 @@ def _rank() -> pl.Expr:
 def _survivor(frame: pl.DataFrame, column: str, out: str, by: list[pl.Expr], descending: list[bool]) -> pl.DataFrame:
     return (
         frame.filter(pl.col(column).is_not_null())
-        .sort([pl.col("person_id"), *by], descending=[False, *descending])
+        # record_id last: two records equal on every criterion still give one answer every run
+        .sort([pl.col("person_id"), *by, pl.col("record_id")], descending=[False, *descending, False], nulls_last=True)
         .unique("person_id", keep="first")
         .select("person_id", pl.col(column).alias(out), pl.col("source").alias(f"{out}_source"))
     )
@@ -35,7 +36,7 @@ def _survivor(frame: pl.DataFrame, column: str, out: str, by: list[pl.Expr], des
 def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | None = None) -> pl.DataFrame:
     """One row per person: surviving fields with their sources, and derived flags."""
     as_of = as_of or date.today()
-    rec = prepare_records(records).join(links.select("record_id", "person_id", "rule"), on="record_id")
+    rec = prepare_records(records).join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
     rec = rec.with_columns(
         _rank().alias("_rank"),
         # only IDs that placed their record count: a valid ID the resolver set aside (someone
@@ -82,10 +83,10 @@ def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | Non
 def households(golden: pl.DataFrame) -> pl.DataFrame:
     """Households: the police register's 户号, else the people sharing a room; who lives where."""
     key = pl.coalesce(pl.col("household_no"), pl.concat_str([pl.lit("ROOM:"), pl.col("address_id")]))
-    members = golden.filter(key.is_not_null()).with_columns(key.alias("household_key"))
+    members = golden.filter(key.is_not_null()).with_columns(key.alias("household_key")).sort("person_id")
     return members.group_by("household_key").agg(
         pl.col("household_no").drop_nulls().first(),
-        pl.col("address_id").drop_nulls().mode().first().alias("address_id"),
+        pl.col("address_id").drop_nulls().mode().sort().first().alias("address_id"),
         pl.col("address_id").drop_nulls().n_unique().alias("rooms"),
         pl.col("building_id").drop_nulls().first(),
         pl.len().alias("members"),

@@ -15,7 +15,7 @@ import polars as pl
 from address_master.match import match_parsed
 from address_master.parse import normalize_address, parse_frame
 from address_master.store import LAYER, REVIEW_DECISIONS
-from pipelines.catalog import CATALOG
+from warehouse.catalog import CATALOG
 from pipelines.sources.spec import SourceSpec
 from warehouse.storage import Warehouse
 

@@ -72,4 +72,5 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
         frames.append(frame)
     if not frames:
         return pl.DataFrame()
-    return pl.concat([f.collect() for f in frames], how="diagonal_relaxed")
+    # a fixed order: every "first" downstream is then the same in every run
+    return pl.concat([f.collect() for f in frames], how="diagonal_relaxed").sort("record_id")

@@ -6,12 +6,11 @@ import polars as pl
 
 from warehouse.storage import Warehouse
 
-LAYER = "address"
-BASE_ADDRESSES = ("base", "addresses")
-BASE_BUILDINGS = ("base", "buildings")
-LINKS = ("links", "address_links")
-REVIEW_QUEUE = ("review", "queue")
-REVIEW_DECISIONS = ("review", "decisions")
+from warehouse.tables import ADDRESS_LAYER as LAYER
+from warehouse.tables import ADDRESS_LINKS as LINKS
+from warehouse.tables import BASE_ADDRESSES, BASE_BUILDINGS, REVIEW_DECISIONS, REVIEW_QUEUE
+
+__all__ = ["LAYER", "LINKS", "BASE_ADDRESSES", "BASE_BUILDINGS", "REVIEW_DECISIONS", "REVIEW_QUEUE", "read_base", "write_base"]
 
 
 def write_base(wh: Warehouse, addresses: pl.DataFrame, buildings: pl.DataFrame, rejected: pl.DataFrame, source: str) -> None:

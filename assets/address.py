@@ -6,8 +6,9 @@ import polars as pl
 from address_master.base import AddressBaseError, load_base
 from address_master.links import collect_addresses, link_addresses, read_decisions, review_queue
 from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, read_base, write_base
+from assets.automation import EAGER
 from assets.resources import LandingResource, WarehouseResource
-from assets.sources import markdown_table, silver_key
+from assets.sources import folder_sensor, markdown_table, silver_key
 from pipelines.sources import all_specs
 
 BASE_FOLDER = "address_base"
@@ -20,8 +21,8 @@ QUEUE_KEY = dg.AssetKey([LAYER, *REVIEW_QUEUE])
 @dg.multi_asset(
     name="address_base",
     specs=[
-        dg.AssetSpec(ADDRESSES_KEY, group_name="address_master", kinds={"delta", "polars"}, description="统一地址库: standard addresses with all five levels' codes and names"),
-        dg.AssetSpec(BUILDINGS_KEY, group_name="address_master", kinds={"delta", "polars"}, description="buildings (building_id) of the address base"),
+        dg.AssetSpec(ADDRESSES_KEY, group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="统一地址库: standard addresses with all five levels' codes and names"),
+        dg.AssetSpec(BUILDINGS_KEY, group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="buildings (building_id) of the address base"),
     ],
 )
 def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
@@ -53,9 +54,10 @@ def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             deps=[ADDRESSES_KEY, *[silver_key(s) for s in all_specs().values()]],
             group_name="address_master",
             kinds={"delta", "polars"},
+            automation_condition=EAGER,
             description="addresses__matched: every address column of every silver row → address_id, building_id, score, method",
         ),
-        dg.AssetSpec(QUEUE_KEY, deps=[ADDRESSES_KEY], group_name="address_master", kinds={"delta", "polars"}, description="address texts waiting for a data officer, with top candidates"),
+        dg.AssetSpec(QUEUE_KEY, deps=[ADDRESSES_KEY, LINKS_KEY], group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="address texts waiting for a data officer, with top candidates"),
     ],
     check_specs=[dg.AssetCheckSpec("every_address_linked", asset=LINKS_KEY, blocking=True, description="one link row per silver address value")],
 )
@@ -91,3 +93,8 @@ def address_links(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 
 ADDRESS_ASSETS = [address_base, address_links]
+
+address_base_sensor = folder_sensor(
+    "landing_address_base", BASE_FOLDER, "*.csv", [ADDRESSES_KEY, BUILDINGS_KEY],
+    "watches landing/address_base/ for a new delivery of the unified address base",
+)

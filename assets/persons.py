@@ -8,6 +8,7 @@ from address_master.golden import golden_persons, households
 from address_master.person_records import PERSON_SYSTEMS, collect_person_records
 from address_master.persons import resolve_persons
 from assets.address import LINKS_KEY
+from assets.automation import EAGER
 from assets.resources import WarehouseResource
 from assets.sources import markdown_table, silver_key
 from pipelines.sources import all_specs
@@ -27,9 +28,9 @@ def _silver_deps(systems) -> list[dg.AssetKey]:
 @dg.multi_asset(
     name="person_master",
     specs=[
-        dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(PERSON_SYSTEMS)], group_name="person_master", kinds={"delta", "polars"}, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
-        dg.AssetSpec(GOLDEN_PERSONS, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),
-        dg.AssetSpec(HOUSEHOLDS, deps=[GOLDEN_PERSONS], group_name="person_master", kinds={"delta", "polars"}, description="households and the room they live in (人房关联)"),
+        dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(PERSON_SYSTEMS)], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
+        dg.AssetSpec(GOLDEN_PERSONS, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),
+        dg.AssetSpec(HOUSEHOLDS, deps=[GOLDEN_PERSONS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="households and the room they live in (人房关联)"),
     ],
     check_specs=[
         dg.AssetCheckSpec("every_person_record_linked", asset=PERSON_LINKS, blocking=True, description="each person-bearing silver row has a person_id"),
@@ -67,8 +68,8 @@ def person_master(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 @dg.multi_asset(
     name="business_master",
     specs=[
-        dg.AssetSpec(BUSINESSES, deps=[LINKS_KEY, *_silver_deps(["shichang", "chengguan", "xiaofang"])], group_name="person_master", kinds={"delta", "polars"}, description="one record per business/premises across market regulation, city management and fire"),
-        dg.AssetSpec(INSPECTIONS, deps=[BUSINESSES], group_name="person_master", kinds={"delta", "polars"}, description="every inspection linked to its business (最多查一次)"),
+        dg.AssetSpec(BUSINESSES, deps=[LINKS_KEY, *_silver_deps(["shichang", "chengguan", "xiaofang"])], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one record per business/premises across market regulation, city management and fire"),
+        dg.AssetSpec(INSPECTIONS, deps=[BUSINESSES], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="every inspection linked to its business (最多查一次)"),
     ],
 )
 def business_master(context: dg.AssetExecutionContext, warehouse: WarehouseResource):

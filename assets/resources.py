@@ -1,39 +1,73 @@
-"""Dagster resources: where the warehouse and the landing folders are. Chosen in one place.
+"""Dagster resources, chosen in one place (:mod:`assets.definitions`) with ``EnvVar`` settings.
 
-Settings left empty fall back, at run time (never at import), to the environment variables
-``ENTERONCE_WAREHOUSE`` / ``ENTERONCE_STORAGE_OPTIONS`` / ``ENTERONCE_LANDING`` and then to the
-embedded defaults under ``data/``.
+| resource | setting | environment variable (default set by the Makefile and the CLI) |
+|---|---|---|
+| ``warehouse`` | root, storage options | ``ENTERONCE_WAREHOUSE`` (``data/warehouse``), ``ENTERONCE_STORAGE_OPTIONS`` (``{}``) |
+| ``landing`` | root | ``ENTERONCE_LANDING`` (``data/landing``) |
+| ``quality`` | reports folder | ``ENTERONCE_REPORTS`` (``data/reports``) |
+| ``notifier`` | webhook URL | ``ENTERONCE_WEBHOOK_URL`` (empty: notifications are only logged) |
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from warehouse.storage import Warehouse
+from warehouse.storage import DEFAULT_ROOT, Warehouse
 
 DEFAULT_LANDING = "data/landing"
+DEFAULT_REPORTS = "data/reports"
+DEFAULTS = {
+    "ENTERONCE_WAREHOUSE": DEFAULT_ROOT,
+    "ENTERONCE_STORAGE_OPTIONS": "{}",
+    "ENTERONCE_LANDING": DEFAULT_LANDING,
+    "ENTERONCE_REPORTS": DEFAULT_REPORTS,
+    "ENTERONCE_WEBHOOK_URL": "",
+}
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The Delta lakehouse root: a local folder or an object-store URI (s3://, az://, gs://)."""
 
-    root: str | None = None
-    storage_options_json: str | None = None  # JSON object of delta-rs storage options
+    root: str = DEFAULT_ROOT
+    storage_options_json: str = "{}"  # JSON object of delta-rs storage options
 
     def get(self) -> Warehouse:
-        env = Warehouse.from_env()
-        options = json.loads(self.storage_options_json) if self.storage_options_json else env.storage_options
-        return Warehouse(root=self.root or env.root, storage_options=options)
+        return Warehouse(root=self.root, storage_options=json.loads(self.storage_options_json or "{}"))
 
 
 class LandingResource(dg.ConfigurableResource):
     """The folder holding one sub-folder of delivered files per departmental system."""
 
-    root: str | None = None
+    root: str = DEFAULT_LANDING
 
     def path(self) -> Path:
-        return Path(self.root or os.environ.get("ENTERONCE_LANDING") or DEFAULT_LANDING)
+        return Path(self.root)
+
+
+class QualityResource(dg.ConfigurableResource):
+    """Where the per-run HTML quality reports are written."""
+
+    reports: str = DEFAULT_REPORTS
+
+    def folder(self) -> Path:
+        return Path(self.reports)
+
+
+class NotifierResource(dg.ConfigurableResource):
+    """Where run failures, failed gates and late deliveries are announced (a webhook, JSON POST)."""
+
+    webhook_url: str = ""
+    timeout_seconds: float = 5.0
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    """The deployment's resources, every setting an ``EnvVar`` read when a run starts."""
+    return {
+        "warehouse": WarehouseResource(root=dg.EnvVar("ENTERONCE_WAREHOUSE"), storage_options_json=dg.EnvVar("ENTERONCE_STORAGE_OPTIONS")),
+        "landing": LandingResource(root=dg.EnvVar("ENTERONCE_LANDING")),
+        "quality": QualityResource(reports=dg.EnvVar("ENTERONCE_REPORTS")),
+        "notifier": NotifierResource(webhook_url=dg.EnvVar("ENTERONCE_WEBHOOK_URL")),
+    }

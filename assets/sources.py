@@ -3,14 +3,16 @@
 
 import json
 
-
 import dagster as dg
 import polars as pl
 
+from assets.automation import EAGER
 from assets.resources import LandingResource, WarehouseResource
-from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze, landing_files
+from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze
 from pipelines.sources.spec import SourceSpec
 from quality.conservation import row_conservation
+from quality.freshness import system_freshness
+from quality.gate import audit_batch, describe
 
 
 def bronze_key(spec: SourceSpec) -> dg.AssetKey:
@@ -75,6 +77,8 @@ def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 
 
 def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    key = silver_key(spec)
+
     @dg.multi_asset(
         name=f"standardize_{spec.system}",
         specs=[
@@ -84,6 +88,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 group_name="silver",
                 kinds={"delta", "polars"},
                 description=f"{spec.label}: canonical fields, typed and normalised, with lineage.",
+                automation_condition=EAGER,
             ),
             dg.AssetSpec(
                 quarantine_key(spec),
@@ -91,12 +96,22 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 group_name="quarantine",
                 kinds={"delta", "polars"},
                 description=f"{spec.label}: rows that could not be standardised, with the reason and raw values.",
+                automation_condition=EAGER,
             ),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec("batch_quality", asset=key, description="each new batch against the system's expectation suite (audited once; the gold gates read the result)"),
+            dg.AssetCheckSpec("freshness", asset=key, description=f"数据鲜活度: a delivery at least every {spec.cadence_days} day(s) (WARN only)"),
         ],
     )
     def _silver(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         wh = warehouse.get()
         report = build_silver(spec, wh, progress=context.log.info)
+        failed: list[str] = []
+        for batch in report.batches:
+            results = audit_batch(wh, spec, batch["batch_id"], context.run_id)
+            failed += [f"{batch['batch_id']}: {describe(r)}" for r in results.filter(~pl.col("success")).iter_rows(named=True)]
+        fresh = system_freshness(wh, spec)
         reasons = pl.DataFrame(
             {"reason": list(report.quarantine_reasons), "rows": list(report.quarantine_reasons.values())},
             schema={"reason": pl.String, "rows": pl.Int64},
@@ -116,6 +131,16 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "reasons": markdown_table(reasons),
                 "table_uri": dg.MetadataValue.path(wh.uri("quarantine", spec.system, QUARANTINE_TABLE)),
             },
+        )
+        yield dg.AssetCheckResult(
+            check_name="batch_quality", asset_key=key, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(failed[:5]) or f"{len(report.batches)} new batch(es) met every rule",
+            metadata={"batches_audited": len(report.batches), "failed_rules": len(failed)},
+        )
+        yield dg.AssetCheckResult(
+            check_name="freshness", asset_key=key, passed=bool(fresh["fresh"]), severity=dg.AssetCheckSeverity.WARN,
+            description=f"latest delivery {fresh['age_days']} day(s) old; expected every {spec.cadence_days}" if fresh["age_days"] is not None else "nothing delivered yet",
+            metadata={"age_days": fresh["age_days"] if fresh["age_days"] is not None else -1.0, "cadence_days": spec.cadence_days},
         )
 
     return _silver
@@ -147,22 +172,27 @@ def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
     return _check
 
 
-def landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
-    """Start a bronze+silver run for the system when its landing folder gains or changes files."""
+def folder_sensor(name: str, subfolder: str, glob: str, selection: list[dg.AssetKey], description: str) -> dg.SensorDefinition:
+    """Request a run of ``selection`` when ``landing/<subfolder>`` gains or changes files."""
 
-    @dg.sensor(
-        name=f"landing_{spec.system}",
-        asset_selection=[bronze_key(spec), silver_key(spec), quarantine_key(spec)],
-        minimum_interval_seconds=60,
-        description=f"watches the {spec.label} landing folder ({spec.system}/{spec.file_glob})",
-    )
+    @dg.sensor(name=name, asset_selection=selection, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING, description=description)
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
-        state = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in landing_files(spec, landing.path())}
+        folder = landing.path() / subfolder
+        files = sorted(p for p in folder.glob(glob) if p.is_file()) if folder.is_dir() else []
+        state = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
         previous = json.loads(context.cursor) if context.cursor else {}
-        changed = sorted(name for name, sig in state.items() if previous.get(name) != sig)
+        changed = sorted(n for n, sig in state.items() if previous.get(n) != sig)
         if not changed:
-            return dg.SkipReason(f"no new files in {spec.system}")
+            return dg.SkipReason(f"no new files in {subfolder}")
         context.update_cursor(json.dumps(state))
-        return dg.RunRequest(run_key=f"{spec.system}:{json.dumps(state, sort_keys=True)}", tags={"files": ",".join(changed)[:200]})
+        return dg.RunRequest(run_key=f"{subfolder}:{json.dumps(state, sort_keys=True)}", asset_selection=selection, tags={"files": ",".join(changed)[:200]})
 
     return _sensor
+
+
+def landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
+    """Start a bronze+silver run for the system when its landing folder gains or changes files."""
+    return folder_sensor(
+        f"landing_{spec.system}", spec.system, spec.file_glob, [bronze_key(spec), silver_key(spec), quarantine_key(spec)],
+        f"watches the {spec.label} landing folder ({spec.system}/{spec.file_glob})",
+    )

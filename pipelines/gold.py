@@ -12,7 +12,7 @@ from typing import Callable
 
 import polars as pl
 
-from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS
+from warehouse.tables import ADDRESS_LAYER as LAYER, ADDRESS_LINKS as LINKS, BASE_ADDRESSES, BASE_BUILDINGS
 from warehouse.registry import DIVISION_COLUMNS, GOLD_BY_NAME
 from warehouse.storage import Warehouse
 
@@ -92,7 +92,7 @@ def build_businesses(wh: Warehouse) -> pl.DataFrame:
 
 
 def build_inspections(wh: Warehouse) -> pl.DataFrame:
-    rows = wh.read("business", "links", "inspections")
+    rows = wh.read("business", "links", "inspections").sort("record_id")
     rows = rows.unique(["business_id", "source", "inspection_date", "inspection_result", "issue_description"], keep="first", maintain_order=True)
     rows = rows.rename({"source": "source_system"})
     return with_divisions(rows.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left")).sort("record_id")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.catalog import field as catalog_field
+from warehouse.catalog import field as catalog_field
 from pipelines.dates import parse_date_expr, parse_datetime_expr
 from pipelines.ids import clean_id_expr, credit_valid_expr, id_to_18_expr, id_valid_expr
 from pipelines.sources.readers import MALFORMED, RAW, ROW

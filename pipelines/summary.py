@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.catalog import CATALOG
+from warehouse.catalog import CATALOG
 from pipelines.ingest import FILES_TABLE, QUARANTINE_TABLE, summarize_reasons
 from pipelines.sources import all_specs
 from warehouse.storage import Warehouse
@@ -79,7 +79,7 @@ def catalog_table() -> tuple[pl.DataFrame, int, int]:
 
 def address_summary(wh: Warehouse) -> pl.DataFrame | None:
     """Per system: address values linked, accepted, in review, unmatched (None before linking)."""
-    from address_master.store import LAYER, LINKS
+    from warehouse.tables import ADDRESS_LAYER as LAYER, ADDRESS_LINKS as LINKS
 
     scan = wh.scan(LAYER, *LINKS)
     if scan is None:

@@ -1,29 +1,37 @@
-"""Write–audit–publish for curated tables.
+"""Write–audit–publish for curated tables, publishing only what changed.
 
-1. **write** the new content to ``staging/curated/<table>``;
-2. **audit** it — its own expectation suite, and the suites of the latest batch of every source
-   system it is built from;
-3. **publish** only when every blocking rule passed: ``gold/curated/<table>`` is overwritten in
-   one Delta commit that records the staging version as an app transaction
-   (``enteronce.publish``), so a retried publish of the same staging version is a no-op and an
-   overwrite can never duplicate rows. When the audit fails, the published table stays at its
-   previous version and the outcome says why.
+1. **diff** the freshly built table against the published one by key (:mod:`warehouse.publish`);
+   nothing changed → nothing is written, the table keeps its version;
+2. **audit** — row rules (GX) on the rows that would be inserted or updated, whole-table
+   invariants (polars) on the table as it would be, and the stored audit of the latest batch of
+   every source system the table is built from;
+3. **stage** the change set in ``staging/curated/<table>`` and **publish** it with one MERGE that
+   records the staging version as an app transaction (``enteronce.publish``): a retried publish
+   of the same staging version finds it already applied and does nothing.
+
+A failed audit leaves the published table at its version; the outcome says why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import polars as pl
 
+from pipelines.gold import BUILDERS
 from pipelines.ingest import BATCHES_TABLE
 from pipelines.sources import all_specs
-from quality.gx_run import run_suite
-from quality.suites import gold_suite, silver_suite
+from pipelines.sources.spec import SourceSpec
+from quality.gx_run import RESULTS, keep_results, run_suite
+from quality.suites import RESULT_SCHEMA, gold_row_suite, gold_table_rules, silver_suite
+from warehouse.publish import OP, UPSERT, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import TableSpec
 from warehouse.storage import Warehouse
+from warehouse.tables import ADDRESS_LAYER, BASE_ADDRESSES, GOLDEN_PERSONS
 
 APP_ID = "enteronce.publish"
+PUBLISHES = ("quality", "results", "publishes")
 
 
 @dataclass
@@ -34,68 +42,169 @@ class Outcome:
     published: bool
     version: int | None  # the published table's version after this run
     reasons: list[str]
+    changes: ChangeCounts = field(default_factory=lambda: ChangeCounts(0, 0, 0))
 
 
-def latest_batch(wh: Warehouse, system: str) -> tuple[pl.DataFrame, int] | None:
-    """Silver rows and quarantined-row count of the most recently standardised batch."""
-    spec = all_specs()[system]
+# ------------------------------------------------------------------------------- sources
+def audit_batch(wh: Warehouse, spec: SourceSpec, batch_id: str, run_id: str) -> pl.DataFrame:
+    """Validate one standardised batch with its system's suite and keep the results."""
+    scan = wh.scan("silver", spec.system, spec.table)
+    rows = scan.filter(pl.col("batch_id") == batch_id).collect() if scan is not None else pl.DataFrame()
+    batches = wh.read("silver", spec.system, BATCHES_TABLE)
+    quarantined = int(batches.filter(pl.col("batch_id") == batch_id)["quarantined_rows"].sum()) if batches.height else 0
+    results = run_suite(silver_suite(spec, rows, quarantined), run_id, batch_id)
+    keep_results(wh, results)
+    return results
+
+
+def latest_batch_id(wh: Warehouse, system: str) -> str | None:
+    """The most recently standardised batch of a system (ties broken by batch id)."""
     batches = wh.read("silver", system, BATCHES_TABLE)
     if batches.height == 0:
         return None
-    last = batches.sort("processed_at", "batch_id").row(-1, named=True)
-    scan = wh.scan("silver", system, spec.table)
-    rows = scan.filter(pl.col("batch_id") == last["batch_id"]).collect() if scan is not None else pl.DataFrame()
-    return rows, int(last["quarantined_rows"])
+    return batches.sort("processed_at", "batch_id").row(-1, named=True)["batch_id"]
 
 
-def audit_sources(wh: Warehouse, gx_root: str, run_id: str, systems: list[str]) -> tuple[dict[str, list[str]], pl.DataFrame]:
-    """Validate each system's latest silver batch; (failed rules by system, all results)."""
+def _stored_audit(wh: Warehouse, system: str, batch_id: str) -> pl.DataFrame:
+    scan = wh.scan(*RESULTS)
+    if scan is None or "batch_id" not in scan.collect_schema().names():
+        return pl.DataFrame(schema=RESULT_SCHEMA)
+    found = scan.filter((pl.col("suite") == f"silver.{system}") & (pl.col("batch_id") == batch_id)).collect()
+    if found.height == 0:
+        return found
+    # the batch's latest audit counts
+    return found.filter(pl.col("validated_at") == pl.col("validated_at").max())
+
+
+def source_failures(wh: Warehouse, systems: list[str] | tuple[str, ...], run_id: str) -> dict[str, list[str]]:
+    """Failed rules of each system's latest batch (audited now if it never was)."""
     failures: dict[str, list[str]] = {}
-    results = []
+    specs = all_specs()
     for system in systems:
-        found = latest_batch(wh, system)
-        if found is None:
+        batch_id = latest_batch_id(wh, system)
+        if batch_id is None:
             failures[system] = ["no standardised batch yet"]
             continue
-        rows, quarantined = found
-        res = run_suite(silver_suite(all_specs()[system], rows, quarantined), gx_root, run_id)
-        results.append(res)
-        failed = res.filter(~pl.col("success"))
+        results = _stored_audit(wh, system, batch_id)
+        if results.height == 0:
+            results = audit_batch(wh, specs[system], batch_id, run_id)
+        failed = results.filter(~pl.col("success"))
         if failed.height:
-            failures[system] = [_describe(r) for r in failed.iter_rows(named=True)]
-    return failures, pl.concat(results) if results else pl.DataFrame()
+            failures[system] = [describe(r) for r in failed.iter_rows(named=True)]
+    return failures
 
 
-def _describe(row: dict) -> str:
+def describe(row: dict) -> str:
     what = row["rule"] or row["expectation"]
     count = f", {row['unexpected_count']} unexpected" if row.get("unexpected_count") else ""
-    return f"{row['suite']}: {what} on {row['column'] or 'table'}{count} (e.g. {row['examples']})"
+    return f"{row['suite']}: {what} on {row['column'] or 'table'}{count}"
+
+
+# ------------------------------------------------------------------------------ publish
+def _current(wh: Warehouse, name: str) -> tuple[pl.DataFrame | None, int | None]:
+    if not wh.exists("gold", "curated", name):
+        return None, None
+    return wh.read("gold", "curated", name), wh.table("gold", "curated", name).version()
 
 
 def publish(
     wh: Warehouse,
     spec: TableSpec,
     frame: pl.DataFrame,
-    gx_root: str,
     run_id: str,
-    source_failures: dict[str, list[str]],
+    failures_by_source: dict[str, list[str]],
     address_ids: pl.Series | None = None,
     person_ids: pl.Series | None = None,
 ) -> tuple[Outcome, pl.DataFrame]:
-    """Stage, audit and (if clean) publish one curated table; returns the outcome and GX results."""
-    staging_version = wh.write(frame, "staging", "curated", spec.name, mode="overwrite")
-    results = run_suite(gold_suite(spec, frame, address_ids, person_ids), gx_root, run_id)
-    reasons = [_describe(r) for r in results.filter(~pl.col("success")).iter_rows(named=True)]
+    """Diff, audit and (if clean and changed) publish one curated table; returns the outcome and results."""
+    current, version = _current(wh, spec.name)
+    changes, counts = diff_by_key(current, frame, spec.keys)
+    upserts = changes.filter(pl.col(OP) == UPSERT).drop(OP)
+    results = [gold_table_rules(spec, frame, run_id)]
+    if upserts.height:
+        results.append(run_suite(gold_row_suite(spec, upserts, address_ids, person_ids), run_id))
+    results_frame = pl.concat(results)
+    keep_results(wh, results_frame)
+    reasons = [describe(r) for r in results_frame.filter(~pl.col("success")).iter_rows(named=True)]
     for system in spec.sources:
-        reasons += [f"source {system} failed: {why}" for why in source_failures.get(system, [])]
-    current = wh.table("gold", "curated", spec.name).version() if wh.exists("gold", "curated", spec.name) else None
+        reasons += [f"source {system} failed: {why}" for why in failures_by_source.get(system, [])]
     if reasons:
-        return Outcome(spec.name, frame.height, False, False, current, reasons), results
+        return Outcome(spec.name, frame.height, False, False, version, reasons, counts), results_frame
+    if counts.total == 0:
+        return Outcome(spec.name, frame.height, True, False, version, [], counts), results_frame
+    staging_version = wh.write(changes, "staging", "curated", spec.name, mode="overwrite", schema_mode="overwrite")
+    applied = publish_staged(wh, spec, staging_version)
+    version = applied if applied is not None else version
+    return Outcome(spec.name, frame.height, True, applied is not None, version, [], counts), results_frame
+
+
+def publish_staged(wh: Warehouse, spec: TableSpec, staging_version: int) -> int | None:
+    """Apply the staged change set of ``staging_version`` to gold exactly once.
+
+    Returns the new gold version, or ``None`` when gold already records this staging version
+    (the publish landed before, e.g. a retry after an ambiguous commit)."""
     already = wh.app_version("gold", "curated", spec.name, APP_ID)
     if already is not None and already >= staging_version:
-        return Outcome(spec.name, frame.height, True, False, current, []), results
-    version = wh.write(frame, "gold", "curated", spec.name, mode="overwrite", app_id=APP_ID, app_version=staging_version)
-    return Outcome(spec.name, frame.height, True, True, version, []), results
+        return None
+    changes = pl.read_delta(wh.uri("staging", "curated", spec.name), version=staging_version, storage_options=wh.storage_options or None)
+    only_inserts = not wh.exists("gold", "curated", spec.name) or _is_insert_only(wh, spec, changes)
+    if only_inserts:  # an append needs no scan of the published table
+        return wh.write(changes.drop(OP), "gold", "curated", spec.name, mode="append", app_id=APP_ID, app_version=staging_version)
+    return merge_changes(
+        wh.uri("gold", "curated", spec.name), changes, spec.keys,
+        storage_options=wh.storage_options or None, app_id=APP_ID, app_version=staging_version,
+    )
 
 
-__all__ = ["Outcome", "audit_sources", "latest_batch", "publish"]
+def _is_insert_only(wh: Warehouse, spec: TableSpec, changes: pl.DataFrame) -> bool:
+    if (changes[OP] != UPSERT).any():
+        return False
+    scan = wh.scan("gold", "curated", spec.name)
+    assert scan is not None
+    keys = list(spec.keys)
+    return scan.select(keys).join(changes.lazy().select(keys), on=keys, how="semi").select(pl.len()).collect().item() == 0
+
+
+def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
+    """Build one curated table from its inputs, audit it and publish what changed; keep the outcome."""
+    failures = source_failures(wh, spec.sources, run_id)
+    try:
+        frame = BUILDERS[spec.name](wh)
+    except (pl.exceptions.PolarsError, KeyError) as err:  # an input table is missing or empty
+        blocked = [f"source {s} failed: {w}" for s in spec.sources for w in failures.get(s, [])]
+        _, version = _current(wh, spec.name)
+        outcome = Outcome(spec.name, 0, False, False, version, [*blocked, f"cannot build from its inputs: {str(err).splitlines()[0]}"])
+    else:
+        address_ids = wh.read(ADDRESS_LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
+        person_ids = wh.read(*GOLDEN_PERSONS, columns=["person_id"]).get_column("person_id", default=None)
+        outcome, _ = publish(wh, spec, frame, run_id, failures, address_ids, person_ids)
+    record_outcome(wh, run_id, outcome)
+    return outcome
+
+
+def record_outcome(wh: Warehouse, run_id: str, outcome: Outcome) -> None:
+    """Keep what a gate decided (the report and `quality report` are built from these facts)."""
+    row = {
+        "run_id": run_id, "table": outcome.table, "rows": outcome.rows, "passed": outcome.passed,
+        "published": outcome.published, "version": outcome.version, "reasons": "\n".join(outcome.reasons),
+        **outcome.changes.as_dict(), "decided_at": datetime.now(timezone.utc),
+    }
+    schema = {"run_id": pl.String, "table": pl.String, "rows": pl.Int64, "passed": pl.Boolean, "published": pl.Boolean, "version": pl.Int64,
+              "reasons": pl.String, "inserted": pl.Int64, "updated": pl.Int64, "deleted": pl.Int64, "decided_at": pl.Datetime("us", "UTC")}
+    wh.write(pl.DataFrame([row], schema=schema), *PUBLISHES, mode="append")
+
+
+def outcomes_of(wh: Warehouse, run_id: str) -> list[Outcome]:
+    """What the gates decided in one run, from the stored facts."""
+    rows = wh.read(*PUBLISHES)
+    if rows.height == 0:
+        return []
+    rows = rows.filter(pl.col("run_id") == run_id).sort("decided_at").unique("table", keep="last").sort("table")
+    return [
+        Outcome(r["table"], r["rows"], r["passed"], r["published"], r["version"], [x for x in (r["reasons"] or "").split("\n") if x],
+                ChangeCounts(r["inserted"], r["updated"], r["deleted"]))
+        for r in rows.iter_rows(named=True)
+    ]
+
+
+__all__ = ["APP_ID", "Outcome", "audit_batch", "curate_table", "latest_batch_id", "outcomes_of", "publish", "publish_staged", "record_outcome", "source_failures"]

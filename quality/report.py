@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import html
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.sources import all_specs
 from pipelines.summary import address_summary, warehouse_summary
+from quality.freshness import freshness
+from quality.gate import outcomes_of
+from quality.gx_run import RESULTS
 from warehouse.storage import Warehouse
 
 CSS = """body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}
@@ -47,21 +50,13 @@ def _bars(labels: list[str], values: list[float], title: str, percent: bool = Tr
     return f'<h3>{html.escape(title)}</h3><svg width="{width}" height="{len(labels) * row + 6}" role="img">{"".join(bars)}</svg>'
 
 
-def freshness(wh: Warehouse, now: datetime | None = None) -> pl.DataFrame:
-    """Per system: when its latest batch arrived and whether that is within its cadence (数据鲜活度)."""
-    now = now or datetime.now(timezone.utc)
-    rows = []
-    for spec in all_specs().values():
-        scan = wh.scan("silver", spec.system, "_batches")
-        latest = None if scan is None else scan.select(pl.col("processed_at").max()).collect().item()
-        age = None if latest is None else (now - latest.replace(tzinfo=timezone.utc) if latest.tzinfo is None else now - latest).total_seconds() / 86400
-        rows.append({"system": spec.system, "label": spec.label, "latest_batch": str(latest) if latest else None, "age_days": None if age is None else round(age, 2), "cadence_days": spec.cadence_days, "fresh": age is not None and age <= spec.cadence_days})
-    return pl.DataFrame(rows)
-
-
-def write_report(wh: Warehouse, run_id: str, folder: Path, outcomes: list, results: pl.DataFrame, data_docs: str) -> Path:
-    """Write ``quality_<run_id>.html`` into ``folder`` and return its path."""
+def write_report(wh: Warehouse, run_id: str, folder: Path) -> Path:
+    """Write ``quality_<run_id>.html`` into ``folder`` from the run's stored gate outcomes and
+    results (so writing it again gives the same facts) and return its path."""
     folder.mkdir(parents=True, exist_ok=True)
+    outcomes = outcomes_of(wh, run_id)
+    stored = wh.scan(*RESULTS)
+    results = stored.filter(pl.col("run_id") == run_id).collect() if stored is not None else pl.DataFrame()
     tables, reasons, rejected = warehouse_summary(wh)
     per_system = tables.filter(pl.col("system") != "TOTAL")
     addresses = address_summary(wh)
@@ -70,13 +65,13 @@ def write_report(wh: Warehouse, run_id: str, folder: Path, outcomes: list, resul
     person_links = wh.scan("person", "links", "person_links")
     persons = None if person_links is None else person_links.group_by("rule").len().sort("len", descending=True).collect()
     gates = pl.DataFrame(
-        [{"table": f"gold/curated/{o.table}", "rows": o.rows, "gate": "passed" if o.passed else "FAILED", "published": o.published, "version": o.version, "why": "; ".join(o.reasons[:3])} for o in outcomes]
+        [{"table": f"gold/curated/{o.table}", "rows": o.rows, "gate": "passed" if o.passed else "FAILED", "published": o.published, "version": o.version,
+          **o.changes.as_dict(), "why": "; ".join(o.reasons[:3])} for o in outcomes]
     ) if outcomes else pl.DataFrame()
     failed = results.filter(~pl.col("success")).select("suite", "expectation", "column", "rule", "unexpected_count", "unexpected_percent", "observed_value", "examples") if results.height else pl.DataFrame()
     quarantine_share = per_system.with_columns((pl.col("quarantine") / pl.col("bronze").clip(lower_bound=1)).alias("share"))
     parts = [
-        f"<h1>EnterOnce 数据质量报告 · quality report</h1><p>run <code>{html.escape(run_id)}</code> · {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · "
-        f"<a href='file://{html.escape(data_docs)}'>Great Expectations Data Docs</a></p>",
+        f"<h1>EnterOnce 数据质量报告 · quality report</h1><p>run <code>{html.escape(run_id)}</code> · {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}</p>",
         "<h2>发布闸门 · publishing gates</h2>", _table(gates),
         "<h2>未通过的规则 · failed expectations (with examples)</h2>", _table(failed),
         "<h2>各系统入库 · rows in / standardised / quarantined</h2>", _table(tables),
@@ -90,8 +85,10 @@ def write_report(wh: Warehouse, run_id: str, folder: Path, outcomes: list, resul
         f"<p>address texts waiting for review: <b>{queue_size}</b></p>",
         "<h2>人员匹配 · person resolution</h2>", _table(persons) if persons is not None else "<p class=note>persons not resolved yet</p>",
     ]
+    page = f"<!doctype html><html lang=zh><meta charset=utf-8><title>EnterOnce quality {html.escape(run_id)}</title><style>{CSS}</style><body>{''.join(parts)}</body></html>"
     path = folder / f"quality_{run_id}.html"
-    path.write_text(f"<!doctype html><html lang=zh><meta charset=utf-8><title>EnterOnce quality {html.escape(run_id)}</title><style>{CSS}</style><body>{''.join(parts)}</body></html>", encoding="utf-8")
-    latest = folder / "latest.html"
-    latest.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    for target in (path, folder / "latest.html"):  # steps of one run write it in turn: replace atomically
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, target)
     return path

@@ -5,17 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def materialize_all(landing: Path, root: Path, quality: Path, instance=None, raise_on_error: bool = True):
-    """Every asset and check, against real resources in temp folders (GX project included)."""
+def resources_for(landing: Path, root: Path, quality: Path) -> dict:
+    """Real resources pointed at temp folders (no webhook)."""
+    from assets.resources import LandingResource, NotifierResource, QualityResource, WarehouseResource
+
+    return {
+        "warehouse": WarehouseResource(root=str(root)),
+        "landing": LandingResource(root=str(landing)),
+        "quality": QualityResource(reports=str(quality / "reports")),
+        "notifier": NotifierResource(),
+    }
+
+
+def materialize_all(landing: Path, root: Path, quality: Path, instance=None, raise_on_error: bool = True, selection=None):
+    """Every asset and check (or ``selection``), in process, against real resources in temp folders."""
     import dagster as dg
 
     from assets.definitions import ASSETS, CHECKS
-    from assets.resources import LandingResource, WarehouseResource
 
     return dg.materialize(
         [*ASSETS, *CHECKS],
         instance=instance,
-        resources={"warehouse": WarehouseResource(root=str(root)), "landing": LandingResource(root=str(landing))},
-        run_config={"ops": {"curated": {"config": {"gx_root": str(quality / "gx"), "reports": str(quality / "reports")}}}},
+        selection=selection,
+        resources=resources_for(landing, root, quality),
         raise_on_error=raise_on_error,
     )

@@ -131,7 +131,7 @@ def test_review_export_and_apply_round_trip(district, tmp_path):
 
     from address_master.links import read_decisions, review_queue
     from address_master.store import LAYER, REVIEW_QUEUE, read_base
-    from pipelines.cli import main
+    from cli.main import main
     from warehouse.storage import Warehouse
 
     runner = CliRunner()

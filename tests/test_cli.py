@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from click.testing import CliRunner
 
-from pipelines.cli import main
+from cli.main import main
 from pipelines.summary import catalog_table
 
 

@@ -13,6 +13,7 @@ from assets.resources import LandingResource
 from tests.helpers import materialize_all
 from pipelines.ingest import QUARANTINE_TABLE
 from pipelines.sources import all_specs
+from warehouse.registry import GOLD_BY_NAME
 from warehouse.storage import Warehouse
 
 
@@ -33,16 +34,22 @@ def test_definitions_load():
         assert f"silver/{spec.system}/{spec.table}" in keys
         assert f"quarantine/{spec.system}/{QUARANTINE_TABLE}" in keys
     assert len(all_specs()) == 13
-    assert len(repo.sensor_defs) == 13 and repo.has_schedule_def("daily_ingest")
+    sensors = {s.name for s in repo.sensor_defs}
+    assert {f"landing_{s}" for s in all_specs()} | {"landing_address_base", "automation", "notify_run_failure", "notify_check_failures"} == sensors
+    assert repo.has_schedule_def("daily_ingest")
+    for table in GOLD_BY_NAME:  # one asset per curated table, each with its own gate
+        key = dg.AssetKey(["gold", "curated", table])
+        assert repo.asset_graph.get(key).automation_condition is not None
+        assert dg.AssetCheckKey(key, "quality_gate") in repo.asset_graph.asset_check_keys
 
 
 def test_every_check_passes(run):
     first, _, _ = run
     assert first.success
     evaluations = first.get_asset_check_evaluations()
-    # files_readable + row_conservation per system, every_address_linked, three person checks,
-    # one quality gate per curated table
-    assert len(evaluations) == 43
+    # files_readable, row_conservation, batch_quality, freshness per system, every_address_linked,
+    # three person checks, one quality gate per curated table
+    assert len(evaluations) == 4 * 13 + 1 + 3 + 13
     assert all(e.passed for e in evaluations), [e.description for e in evaluations if not e.passed]
 
 

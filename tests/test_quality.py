@@ -1,4 +1,4 @@
-"""Curated tables behind the quality gates: a corrupted batch is stopped, a fix publishes."""
+"""Curated tables behind the quality gates, published by MERGE: only real changes move a table."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 
 from pipelines.ids import ID_CHECK_CHARS
 from pipelines.quarantine import export_quarantine, replay
-from quality.gate import publish
-from warehouse.registry import GOLD_BY_NAME
+from quality.gate import APP_ID, publish_staged
 from tests.helpers import materialize_all
+from warehouse.publish import diff_by_key
+from warehouse.registry import GOLD, GOLD_BY_NAME
 from warehouse.storage import Warehouse
 
 
@@ -19,8 +20,25 @@ def _run(landing, root, quality):
     return materialize_all(landing, root, quality, raise_on_error=False)
 
 
-def _version(wh, name):
-    return wh.table("gold", "curated", name).version()
+def _versions(wh) -> dict[str, int]:
+    return {t.name: wh.table("gold", "curated", t.name).version() for t in GOLD}
+
+
+def _cdf(wh, name: str, since: int) -> pl.DataFrame:
+    return wh.changes("gold", "curated", name, since)
+
+
+def _gold_steps(result) -> dict[str, bool]:
+    """gold table → whether its step succeeded in the run."""
+    ok = {e.step_key for e in result.get_step_success_events()}
+    failed = {e.step_key for e in result.get_step_failure_events()}
+    return {t.name: f"gold__curated__{t.name}" in ok for t in GOLD if f"gold__curated__{t.name}" in ok | failed}
+
+
+def _gongan_rows(district):
+    source = next((district / "landing" / "gongan").glob("gongan_hjrk_20261101.csv"))
+    lines = source.read_bytes().decode("gb18030").splitlines()
+    return source, lines[0], lines[1:]
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +63,63 @@ def test_clean_district_publishes_every_curated_table(lake):
             assert col in gold.columns, (name, col)
     results = wh.read("quality", "results", "expectations")
     assert results.height > 100 and results["success"].all()
+    assert results.filter(pl.col("suite").str.starts_with("silver."))["batch_id"].null_count() == 0  # audited per batch
     assert (base / "reports" / "latest.html").exists()
-    assert (base / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
-    cdf = wh.table("gold", "curated", "persons").metadata().configuration
-    assert cdf.get("delta.enableChangeDataFeed") == "true"
+    assert wh.table("gold", "curated", "persons").metadata().configuration.get("delta.enableChangeDataFeed") == "true"
 
 
-def test_corrupted_batch_is_stopped_then_a_fix_publishes(lake, district):
+def test_rerun_with_no_new_files_commits_nothing(lake):
     base, landing, wh = lake
-    before = {name: _version(wh, name) for name in ("persons", "weather_warnings", "power_daily")}
+    before = _versions(wh)
+    result = _run(landing, base / "wh", base)
+    assert result.success
+    assert _versions(wh) == before  # every gold table, not one counter
+    gold_materialized = [m for m in result.get_asset_materialization_events() if m.asset_key.path[0] == "gold"]
+    assert gold_materialized == []  # nothing downstream wakes up
+    decided = wh.read("quality", "results", "publishes").filter(pl.col("run_id") == result.run_id)
+    assert decided.height == len(GOLD) and decided["passed"].all() and not decided["published"].any()
+    assert (decided["inserted"] + decided["updated"] + decided["deleted"]).sum() == 0
+
+
+def test_a_one_percent_change_yields_exactly_those_rows_in_the_change_feed(lake, district):
+    base, landing, wh = lake
+    before = _versions(wh)
+    _, header, rows = _gongan_rows(district)
+    cols = header.split(",")
+    id_col, phone_col = cols.index("公民身份号码"), cols.index("联系电话")
+    changed, ids = [], []
+    for i, line in enumerate(rows):
+        cells = line.split(",")
+        if i % 100 == 7 and len(cells) == len(cols) and len(cells[id_col]) == 18:
+            cells[phone_col] = f"139{i:08d}"  # a new phone number
+            changed.append(",".join(cells))
+            ids.append(cells[id_col].upper())
+    assert len(changed) >= 10
+    (landing / "gongan" / "gongan_hjrk_20261105.csv").write_bytes(("\n".join([header, *changed]) + "\n").encode("gbk"))
+
+    result = _run(landing, base / "wh", base)
+    assert result.success
+    after = _versions(wh)
+    persons = wh.read("gold", "curated", "persons")
+    expected = set(persons.filter(pl.col("id_number").is_in(ids))["person_id"])
+    assert len(expected) == len(set(ids))
+    feed = _cdf(wh, "persons", before["persons"] + 1)
+    assert set(feed["_change_type"]) == {"update_preimage", "update_postimage"}
+    assert set(feed["person_id"]) == expected and feed.height == 2 * len(expected)
+    post = feed.filter(pl.col("_change_type") == "update_postimage")
+    assert post["phone"].str.starts_with("139").all()
+    elderly = _cdf(wh, "elderly", before["elderly"] + 1) if after["elderly"] > before["elderly"] else pl.DataFrame({"person_id": []})
+    assert set(elderly["person_id"]) == expected & set(wh.read("gold", "curated", "elderly")["person_id"])
+    # tables built from nothing that changed stay at their versions
+    for name in ("addresses", "buildings", "businesses", "inspections", "grid_events", "weather_warnings", "power_daily", "welfare", "disability", "retirees", "households"):
+        assert after[name] == before[name], name
+
+
+def test_one_failing_gate_holds_back_its_tables_alone_then_a_fix_publishes(lake, district):
+    base, landing, wh = lake
+    before = _versions(wh)
     # a new 公安 delivery with 5 % of ID check characters wrong
-    source = next((district / "landing" / "gongan").glob("gongan_hjrk_2026110[1].csv"))
-    lines = source.read_bytes().decode("gb18030").splitlines()
-    header, rows = lines[0], lines[1:]
+    _, header, rows = _gongan_rows(district)
     broken = []
     for i, line in enumerate(rows):
         cells = line.split(",")
@@ -65,28 +127,32 @@ def test_corrupted_batch_is_stopped_then_a_fix_publishes(lake, district):
             right = cells[2][-1].upper()
             cells[2] = cells[2][:17] + next(c for c in ID_CHECK_CHARS if c != right)
         broken.append(",".join(cells))
-    (landing / "gongan" / "gongan_hjrk_20261105.csv").write_bytes(("\n".join([header, *broken]) + "\n").encode("gbk"))
+    (landing / "gongan" / "gongan_hjrk_20261106.csv").write_bytes(("\n".join([header, *broken]) + "\n").encode("gbk"))
     # a 气象 delivery whose area-code column is broken (free text instead of codes)
     xml = next((district / "landing" / "qixiang").glob("*.xml")).read_text(encoding="utf-8")
-    broken_xml = xml.replace("<areaCode>3301", "<areaCode>上城区3301")
-    (landing / "qixiang" / "qixiang_yjxh_202611.xml").write_text(broken_xml, encoding="utf-8")
+    (landing / "qixiang" / "qixiang_yjxh_202611.xml").write_text(xml.replace("<areaCode>3301", "<areaCode>上城区3301"), encoding="utf-8")
 
     result = _run(landing, base / "wh", base)
     assert not result.success  # blocking gates failed
     gates = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations() if e.check_name == "quality_gate"}
     assert not gates["persons"].passed and "ID checksum" in gates["persons"].description
     assert not gates["weather_warnings"].passed
-    assert gates["power_daily"].passed  # other tables still publish
-    assert _version(wh, "persons") == before["persons"]
-    assert _version(wh, "weather_warnings") == before["weather_warnings"]
+    steps = _gold_steps(result)
+    blocked = {t.name for t in GOLD if {"gongan", "qixiang"} & set(t.sources)}
+    assert {name for name, ok in steps.items() if not ok} == blocked  # a failing gate fails its table alone
+    assert all(gates[name].passed for name in set(gates) - blocked)
+    after = _versions(wh)
+    for name in blocked:
+        assert after[name] == before[name], name
     report = (base / "reports" / f"quality_{result.run_id}.html").read_text(encoding="utf-8")
     assert "ID checksum (GB 11643)" in report and "FAILED" in report
     failed = wh.read("quality", "results", "expectations").filter((pl.col("run_id") == result.run_id) & ~pl.col("success"))
     assert set(failed["suite"]) >= {"silver.gongan", "silver.qixiang"}
 
     # fix: the register re-sends a clean file; the weather rows are corrected and replayed
+    source, _, _ = _gongan_rows(district)
     clean = source.read_bytes().decode("gb18030").replace("\n", "\r\n", 1)  # same rows, new bytes
-    (landing / "gongan" / "gongan_hjrk_20261106.csv").write_bytes(clean.encode("gbk"))
+    (landing / "gongan" / "gongan_hjrk_20261107.csv").write_bytes(clean.encode("gbk"))
     export = base / "qixiang_fix.csv"
     assert export_quarantine(wh, "qixiang", export) >= 30
     fixed = pl.read_csv(export, infer_schema=False).with_columns(pl.col("areaCode").str.replace("^上城区", "").str.replace("^上城$", "330102"))
@@ -98,18 +164,20 @@ def test_corrupted_batch_is_stopped_then_a_fix_publishes(lake, district):
 
     result = _run(landing, base / "wh", base)
     assert result.success, [e.description for e in result.get_asset_check_evaluations() if not e.passed]
-    assert _version(wh, "persons") > before["persons"]
-    assert _version(wh, "weather_warnings") > before["weather_warnings"]
+    assert _versions(wh)["persons"] > before["persons"]
 
 
-def test_retried_publish_never_duplicates_rows(lake, tmp_path):
+def test_a_retried_publish_applies_once(lake):
     _, _, wh = lake
     spec = GOLD_BY_NAME["weather_warnings"]
-    frame = wh.read("gold", "curated", "weather_warnings")
-    for _ in range(2):
-        outcome, _ = publish(wh, spec, frame, str(tmp_path / "gx"), "retry-test", {})
-        assert outcome.passed
-    gold = wh.read("gold", "curated", "weather_warnings")
-    assert gold.height == frame.height
-    staging = wh.table("staging", "curated", "weather_warnings").version()
-    assert wh.app_version("gold", "curated", "weather_warnings", "enteronce.publish") == staging
+    gold = wh.read("gold", "curated", spec.name)
+    changed = gold.with_columns(pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("retry test")).otherwise(pl.col("description")).alias("description"))
+    changes, counts = diff_by_key(gold, changed, spec.keys)
+    assert counts.updated == 3
+    staging = wh.write(changes, "staging", "curated", spec.name, mode="overwrite", schema_mode="overwrite")
+    first = publish_staged(wh, spec, staging)
+    assert first is not None and wh.app_version("gold", "curated", spec.name, APP_ID) == staging
+    # the same staged change set again (a retry after an ambiguous commit): nothing is applied
+    assert publish_staged(wh, spec, staging) is None
+    assert wh.table("gold", "curated", spec.name).version() == first
+    assert wh.read("gold", "curated", spec.name).height == gold.height

@@ -85,6 +85,7 @@ class Warehouse:
         app_id: str | None = None,
         app_version: int | None = None,
         description: str | None = None,
+        schema_mode: str | None = None,
     ) -> int:
         """Write rows; ``predicate`` with mode="overwrite" replaces only the matching rows.
 
@@ -106,13 +107,19 @@ class Warehouse:
             data,
             mode=mode,  # type: ignore[arg-type]
             predicate=predicate,
-            schema_mode="merge" if predicate is None else None,
+            schema_mode=schema_mode or ("merge" if predicate is None else None),  # type: ignore[arg-type]
             storage_options=self._options(),
             commit_properties=commit,
             description=description,
             configuration={"delta.enableChangeDataFeed": "true"},
         )
         return self.table(layer, system, table).version()
+
+    def changes(self, layer: str, system: str, table: str, since: int, until: int | None = None) -> pl.DataFrame:
+        """The change data feed from version ``since`` (inclusive): every row with ``_change_type``
+        (insert, update_preimage, update_postimage, delete), ``_commit_version``, ``_commit_timestamp``."""
+        reader = self.table(layer, system, table).load_cdf(starting_version=since, ending_version=until)
+        return pl.from_arrow(pa.table(reader.read_all()))  # type: ignore[return-value]
 
     def app_version(self, layer: str, system: str, table: str, app_id: str) -> int | None:
         """Last version recorded by ``app_id`` on this table (``None`` if never)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.catalog import field as catalog_field
+from warehouse.catalog import field as catalog_field
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,23 @@ from pathlib import Path
 import click
 import polars as pl
 
-from pipelines.catalog import CATALOG
+from assets.resources import DEFAULTS
+from warehouse.catalog import CATALOG
 from pipelines.sources import all_specs
 
 DEFAULT_DATA = Path("data")
+
+warehouse_option = click.option(
+    "--warehouse", envvar="ENTERONCE_WAREHOUSE", default=str(DEFAULT_DATA / "warehouse"), show_default=True,
+    help="warehouse root: a folder or a URI (s3://…); storage options from ENTERONCE_STORAGE_OPTIONS [env: ENTERONCE_WAREHOUSE]",
+)
+
+
+def open_warehouse(root: str | Path):
+    """The warehouse at ``root`` with the storage options of ENTERONCE_STORAGE_OPTIONS (JSON)."""
+    from warehouse.storage import Warehouse
+
+    return Warehouse(root=str(root), storage_options=Warehouse.from_env().storage_options)
 
 
 @click.group()
@@ -78,19 +91,30 @@ def demo_run(district: str, persons: int, seed: int, power_days: int, noise: flo
 # ------------------------------------------------------------------------------- ingestion
 @main.command()
 @click.option("--system", "systems", multiple=True, help="only these systems (repeatable); default all")
-@click.option("--landing", type=click.Path(path_type=Path), default=DEFAULT_DATA / "landing", show_default=True)
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
-def ingest(systems: tuple[str, ...], landing: Path, warehouse: Path) -> None:
-    """Run bronze → silver (with checks) through Dagster for new landing files."""
-    _materialize(landing, warehouse, systems=list(systems) or None, quality=warehouse.parent)
+@click.option("--landing", type=click.Path(path_type=Path), envvar="ENTERONCE_LANDING", default=DEFAULT_DATA / "landing", show_default=True)
+@warehouse_option
+@click.option("--all", "everything", is_flag=True, help="every asset through to gold (default: bronze → silver only)")
+def ingest(systems: tuple[str, ...], landing: Path, warehouse: str, everything: bool) -> None:
+    """Run bronze → silver (with checks) through Dagster for new landing files; --all runs on to gold."""
+    chosen = list(systems) or (None if everything else list(all_specs()))
+    _materialize(landing, warehouse, systems=chosen, quality=DEFAULT_DATA)
     _print_warehouse(warehouse)
 
 
-def _materialize(landing: Path, warehouse: Path, systems: list[str] | None, quality: Path) -> None:
+def _settings(landing: Path, warehouse: str | str, reports: Path) -> None:
+    """The resources read ENTERONCE_* when a run starts (Dagster EnvVar); the run's processes inherit them."""
+    os.environ["ENTERONCE_LANDING"] = str(landing)
+    os.environ["ENTERONCE_WAREHOUSE"] = str(warehouse)
+    os.environ["ENTERONCE_REPORTS"] = str(reports)
+    for name, value in DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def _materialize(landing: Path, warehouse: str | Path, systems: list[str] | None, quality: Path) -> None:
+    """Run the `everything` job (or the chosen systems' bronze/silver) with the multiprocess executor."""
     import dagster as dg
 
-    from assets.definitions import ASSETS, CHECKS
-    from assets.resources import LandingResource, WarehouseResource
+    from assets.definitions import ASSETS, everything_job
 
     specs = all_specs()
     unknown = set(systems or []) - set(specs)
@@ -98,28 +122,22 @@ def _materialize(landing: Path, warehouse: Path, systems: list[str] | None, qual
         raise click.BadParameter(f"unknown system(s) {', '.join(sorted(unknown))}; known: {', '.join(specs)}")
     selection = None
     if systems:
-        selection = dg.AssetSelection.keys(*[k for a in ASSETS for k in a.keys if k.path[1] in systems])
+        selection = [k for a in ASSETS for k in a.keys if k.path[0] in ("bronze", "silver", "quarantine") and k.path[1] in systems]
+    _settings(landing, warehouse, quality / "reports")
     if os.environ.get("DAGSTER_HOME"):
         instance = dg.DagsterInstance.get()
         where = f"Dagster instance at {os.environ['DAGSTER_HOME']}"
     else:
-        instance = dg.DagsterInstance.ephemeral()
-        where = "an ephemeral Dagster instance (set DAGSTER_HOME to keep run history)"
+        instance = dg.DagsterInstance.local_temp()
+        where = "a temporary Dagster instance (set DAGSTER_HOME to keep run history)"
     click.echo(f"materialising {'the selected systems' if systems else 'every asset (bronze, silver, address and person masters, curated tables behind their quality gates)'} in {where} …")
     started = time.perf_counter()
-    result = dg.materialize(
-        [*ASSETS, *CHECKS],
+    result = dg.execute_job(
+        dg.reconstructable(everything_job),
         instance=instance,
-        selection=selection,
-        resources={
-            "warehouse": WarehouseResource(root=str(warehouse)),
-            "landing": LandingResource(root=str(landing)),
-        },
+        asset_selection=selection,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,
-        run_config={
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-            **({} if systems else {"ops": {"curated": {"config": {"gx_root": str(quality / "gx"), "reports": str(quality / "reports")}}}}),
-        },
     )
     click.echo(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s")
     report = quality / "reports" / f"quality_{result.run_id}.html"
@@ -132,12 +150,11 @@ def _materialize(landing: Path, warehouse: Path, systems: list[str] | None, qual
         raise SystemExit(1)
 
 
-def _print_warehouse(warehouse: Path) -> None:
-    from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, REVIEW_QUEUE
+def _print_warehouse(warehouse: str) -> None:
+    from warehouse.tables import ADDRESS_LAYER as LAYER, BASE_ADDRESSES, BASE_BUILDINGS, REVIEW_QUEUE
     from pipelines.summary import count_rows, address_summary, warehouse_summary
-    from warehouse.storage import Warehouse
 
-    wh = Warehouse(root=str(warehouse))
+    wh = open_warehouse(warehouse)
     tables, reasons, rejected = warehouse_summary(wh)
     addresses = address_summary(wh)
     with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, fmt_str_lengths=90, tbl_width_chars=160):
@@ -169,8 +186,8 @@ def _print_warehouse(warehouse: Path) -> None:
 
 
 @main.command()
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
-def summary(warehouse: Path) -> None:
+@warehouse_option
+def summary(warehouse: str) -> None:
     """Rows per table per layer, quarantine reasons and rejected files."""
     _print_warehouse(warehouse)
 
@@ -198,13 +215,12 @@ def quarantine() -> None:
 
 @quarantine.command("list")
 @click.option("--system", default=None, help="one system (default: all)")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
-def quarantine_list(system: str | None, warehouse: Path) -> None:
+@warehouse_option
+def quarantine_list(system: str | None, warehouse: str) -> None:
     """Quarantined rows with file, row, column and reason."""
     from pipelines.quarantine import list_quarantine
-    from warehouse.storage import Warehouse
 
-    rows = list_quarantine(Warehouse(root=str(warehouse)), system)
+    rows = list_quarantine(open_warehouse(warehouse), system)
     with pl.Config(tbl_rows=200, fmt_str_lengths=80, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
         cols = [c for c in ("source_system", "source_file", "source_row", "columns", "reason") if c in rows.columns]
         click.echo(rows.select(cols).with_columns(pl.col("source_file").str.split("/").list.last()) if "source_file" in cols else rows)
@@ -214,26 +230,24 @@ def quarantine_list(system: str | None, warehouse: Path) -> None:
 @quarantine.command("export")
 @click.option("--system", required=True)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
-def quarantine_export(system: str, file: Path, warehouse: Path) -> None:
+@warehouse_option
+def quarantine_export(system: str, file: Path, warehouse: str) -> None:
     """Write SYSTEM's quarantined rows to FILE (CSV) with their original columns, for correction."""
     from pipelines.quarantine import export_quarantine
-    from warehouse.storage import Warehouse
 
-    n = export_quarantine(Warehouse(root=str(warehouse)), system, file)
+    n = export_quarantine(open_warehouse(warehouse), system, file)
     click.echo(f"exported {n} rows to {file}; correct the source columns, then `enteronce quarantine replay {file}`" if n else "nothing quarantined")
 
 
 @quarantine.command("replay")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
-def quarantine_replay(file: Path, warehouse: Path) -> None:
+@warehouse_option
+def quarantine_replay(file: Path, warehouse: str) -> None:
     """Re-ingest corrected rows through the same standardisation and checks."""
     from pipelines.quarantine import replay
-    from warehouse.storage import Warehouse
 
     try:
-        reports = replay(Warehouse(root=str(warehouse)), file)
+        reports = replay(open_warehouse(warehouse), file)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     for r in reports:
@@ -247,49 +261,36 @@ def quality() -> None:
 
 
 @quality.command("report")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
+@warehouse_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA / "reports", show_default=True)
-@click.option("--gx-root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA / "gx", show_default=True)
-def quality_report(warehouse: Path, out: Path, gx_root: Path) -> None:
-    """Write the HTML quality report of the latest validation run and print its path."""
-    from quality.gate import Outcome
-    from quality.gx_run import RESULTS, data_docs_index
+@click.option("--run", "run_id", default=None, help="the run to report (default: the latest run whose gates decided)")
+def quality_report(warehouse: str, out: Path, run_id: str | None) -> None:
+    """Write the HTML quality report of a run from its stored facts and print its path."""
+    from quality.gate import PUBLISHES
     from quality.report import write_report
-    from warehouse.registry import GOLD
-    from warehouse.storage import Warehouse
 
-    wh = Warehouse(root=str(warehouse))
-    results = wh.read(*RESULTS)
-    if results.height == 0:
-        raise click.ClickException(f"no validation results in {warehouse}: run the curated assets first (make demo)")
-    run_id = results.sort("validated_at")["run_id"][-1]
-    latest = results.filter(pl.col("run_id") == run_id)
-    outcomes = []
-    for spec in GOLD:
-        rows = latest.filter(pl.col("suite") == f"gold.{spec.name}")
-        failed = rows.filter(~pl.col("success"))
-        version = wh.table("gold", "curated", spec.name).version() if wh.exists("gold", "curated", spec.name) else None
-        reasons = [f"{r['rule'] or r['expectation']} on {r['column']}" for r in failed.iter_rows(named=True)]
-        outcomes.append(Outcome(spec.name, int(rows["element_count"].max() or 0) if rows.height else 0, failed.height == 0 and rows.height > 0, False, version, reasons))
-    path = write_report(wh, run_id, out, outcomes, latest, data_docs_index(str(gx_root)))
-    click.echo(path.absolute())
+    wh = open_warehouse(warehouse)
+    decided = wh.read(*PUBLISHES)
+    if decided.height == 0:
+        raise click.ClickException(f"no gate outcomes in {warehouse}: run the curated assets first (make demo)")
+    run_id = run_id or decided.sort("decided_at")["run_id"][-1]
+    click.echo(write_report(wh, run_id, out).absolute())
 
 
 @quality.command("dictionary")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=DEFAULT_DATA / "warehouse", show_default=True)
+@warehouse_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/tables.md"), show_default=True)
-def quality_dictionary(warehouse: Path, out: Path) -> None:
+def quality_dictionary(warehouse: str, out: Path) -> None:
     """Write the curated tables' data dictionary (docs/tables.md)."""
     from quality.dictionary import data_dictionary
-    from warehouse.storage import Warehouse
 
-    out.write_text(data_dictionary(Warehouse(root=str(warehouse))) + "\n", encoding="utf-8")
+    out.write_text(data_dictionary(open_warehouse(warehouse)) + "\n", encoding="utf-8")
     click.echo(out)
 
 
 def _register_address_commands() -> None:
-    from address_master.cli import address
-    from address_master.persons_cli import persons
+    from cli.address import address
+    from cli.persons import persons
 
     main.add_command(address)
     main.add_command(persons)

@@ -1,0 +1,64 @@
+"""Curated (gold) tables: one asset per table of the registry, each behind its own blocking gate.
+
+A table materialises only when its gate passed *and* its rows changed; otherwise the step emits
+just the gate's check result, so nothing downstream (sync, apps) wakes up for nothing.
+"""
+
+
+import dagster as dg
+
+from assets.automation import AFTER_GATES
+from assets.resources import QualityResource, WarehouseResource
+from assets.sources import silver_key
+from pipelines.sources import all_specs
+from quality.gate import curate_table
+from quality.report import write_report
+from warehouse.registry import GOLD, TableSpec
+
+
+def gold_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["gold", "curated", name])
+
+
+def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
+    key = gold_key(spec.name)
+    specs = all_specs()
+
+    @dg.asset(
+        key=key,
+        deps=[dg.AssetKey(list(p)) for p in spec.input_paths()] + [silver_key(specs[s]) for s in spec.sources if s in specs],
+        group_name="gold",
+        kinds={"delta", "polars"},
+        description=f"{spec.label}: {spec.description}. Keys: {', '.join(spec.keys)}.",
+        metadata={"keys": ", ".join(spec.keys), "label": spec.label},
+        check_specs=[dg.AssetCheckSpec("quality_gate", asset=key, blocking=True, description="rules on the changed rows, whole-table invariants, and the latest batch of every source")],
+        automation_condition=AFTER_GATES,
+        output_required=False,
+    )
+    def _gold(context: dg.AssetExecutionContext, warehouse: WarehouseResource, quality: QualityResource):
+        wh = warehouse.get()
+        outcome = curate_table(wh, spec, context.run_id)
+        report = write_report(wh, context.run_id, quality.folder())
+        changes = outcome.changes.as_dict()
+        link = {"quality_report": dg.MetadataValue.path(str(report))}
+        if outcome.published:
+            context.log.info(f"gold/curated/{spec.name} v{outcome.version}: {changes}")
+            yield dg.MaterializeResult(
+                metadata={"rows": outcome.rows, **changes, "delta_version": outcome.version, "table_uri": dg.MetadataValue.path(wh.uri("gold", "curated", spec.name)), **link}
+            )
+        elif outcome.passed:
+            context.log.info(f"gold/curated/{spec.name}: no change, stays at version {outcome.version}")
+        else:
+            context.log.error(f"gold/curated/{spec.name} not published: " + "; ".join(outcome.reasons[:5]))
+        yield dg.AssetCheckResult(
+            check_name="quality_gate",
+            passed=outcome.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=("all rules met" if outcome.passed else f"kept at version {outcome.version}: " + "; ".join(outcome.reasons[:3])),
+            metadata={"failed_rules": len(outcome.reasons), "published_version": outcome.version if outcome.version is not None else -1, **changes, **link},
+        )
+
+    return _gold
+
+
+GOLD_ASSETS = [gold_asset(spec) for spec in GOLD]

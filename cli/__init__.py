@@ -1,0 +1,1 @@
+"""The `enteronce` command line: the top layer; nothing imports it."""

@@ -1,0 +1,20 @@
+"""Where the masters' tables live: ``(layer, system, table)`` paths shared by writers and readers.
+
+Kept in the storage layer so that builders further down the flow (gold, sync, forms) can read
+master tables without importing the code that writes them.
+"""
+
+from __future__ import annotations
+
+ADDRESS_LAYER = "address"
+BASE_ADDRESSES = ("base", "addresses")
+BASE_BUILDINGS = ("base", "buildings")
+ADDRESS_LINKS = ("links", "address_links")
+REVIEW_QUEUE = ("review", "queue")
+REVIEW_DECISIONS = ("review", "decisions")
+
+PERSON_LINKS = ("person", "links", "person_links")
+GOLDEN_PERSONS = ("person", "golden", "persons")
+HOUSEHOLDS = ("person", "golden", "households")
+BUSINESSES = ("business", "golden", "businesses")
+INSPECTIONS = ("business", "links", "inspections")
