@@ -14,7 +14,8 @@ import polars as pl
 
 from address_master.match import match_parsed
 from address_master.parse import normalize_address, parse_frame
-from address_master.store import LAYER, REVIEW_DECISIONS
+from address_master.store import BASE_ADDRESSES, LAYER, LINKS, REVIEW_DECISIONS, REVIEW_QUEUE, read_base
+from warehouse.tables import ADDRESS_TEXTS, LINK_STATE
 from warehouse.catalog import CATALOG
 from pipelines.sources.spec import SourceSpec
 from warehouse.storage import Warehouse
@@ -38,8 +39,9 @@ def address_columns(spec: SourceSpec) -> list[str]:
     return [f for f in spec.canonical_fields() if CATALOG[f].kind == "address"]
 
 
-def collect_addresses(wh: Warehouse, specs: list[SourceSpec]) -> pl.DataFrame:
-    """All address values of all silver tables, one row per (record, address column)."""
+def collect_addresses(wh: Warehouse, specs: list[SourceSpec], skip_batches: pl.DataFrame | None = None, lazy: bool = False):
+    """Address values of the silver tables, one row per (record, address column); batches in
+    ``skip_batches`` (source_system, batch_id) are left out."""
     frames = []
     for spec in specs:
         scan = wh.scan("silver", spec.system, spec.table)
@@ -57,8 +59,21 @@ def collect_addresses(wh: Warehouse, specs: list[SourceSpec]) -> pl.DataFrame:
                 ).filter(pl.col("address_text").is_not_null())
             )
     if not frames:
-        return pl.DataFrame(schema={c: pl.String for c in LINK_COLUMNS[:6]})
-    return pl.concat([f.collect() for f in frames])
+        empty = pl.DataFrame(schema={c: pl.String for c in LINK_COLUMNS[:6]})
+        return empty.lazy() if lazy else empty
+    if skip_batches is not None and skip_batches.height:
+        frames = [f.join(skip_batches.lazy(), on=["source_system", "batch_id"], how="anti") for f in frames]
+    return pl.concat(frames) if lazy else pl.concat(pl.collect_all(frames))
+
+
+def count_address_values(wh: Warehouse, specs: list[SourceSpec]) -> int:
+    """How many address values the silver tables hold (what the links must cover)."""
+    total = 0
+    for spec in specs:
+        scan = wh.scan("silver", spec.system, spec.table)
+        if scan is not None:
+            total += sum(scan.select(pl.col(f"{c}_raw").count()).collect().item() for c in address_columns(spec))
+    return total
 
 
 def read_decisions(wh: Warehouse) -> pl.DataFrame:
@@ -69,34 +84,169 @@ def read_decisions(wh: Warehouse) -> pl.DataFrame:
     return decisions.sort("decided_at").unique("address_key", keep="last").select("address_key", "address_id")
 
 
-def link_addresses(records: pl.DataFrame, base: pl.DataFrame, decisions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(links for every record, review candidates per distinct text needing review)."""
-    keyed = records.with_columns(normalize_address(pl.col("address_text")).alias("address_key"))
+TEXT_RESULT = ["address_key", "address_id", "building_id", "score", "method", "decision"]
+CHUNK_ROWS = 3_000_000  # records joined to their text's match and written at a time (bounds memory)
+
+
+def match_texts(
+    raw_texts: pl.DataFrame, base: pl.DataFrame, decisions: pl.DataFrame, known: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Match distinct raw address texts: (``address_text`` + :data:`TEXT_RESULT`, review candidates).
+
+    Each text is normalised once; each normalised key is decided by a data officer's decision,
+    taken from ``known`` (matched before against the same base and decisions), or parsed and
+    matched now."""
+    keyed = raw_texts.select(pl.col("address_text").unique()).with_columns(normalize_address(pl.col("address_text")).alias("address_key"))
     texts = keyed.select("address_key").unique().filter(pl.col("address_key").is_not_null()).with_row_index("_i")
     decided = texts.join(decisions, on="address_key", how="inner").join(base.select("address_id", "building_id"), on="address_id", how="inner")
-    todo = texts.join(decided.select("_i"), on="_i", how="anti")
+    seen = texts.join(known.select(TEXT_RESULT), on="address_key", how="inner") if known is not None else texts.clear().with_columns(*[pl.lit(None, pl.String).alias(c) for c in TEXT_RESULT[1:]])
+    todo = texts.join(decided.select("_i"), on="_i", how="anti").join(seen.select("_i"), on="_i", how="anti")
     parsed = parse_frame(todo.rename({"address_key": "text"}), "text").with_columns(todo["_i"])
     links, candidates = match_parsed(parsed, base)
     by_text = pl.concat(
         [
             links.select("_i", "address_id", "building_id", "score", "method", "decision"),
             decided.select("_i", "address_id", "building_id", pl.lit(1.0).alias("score"), pl.lit("review_decision").alias("method"), pl.lit("accept").alias("decision")),
-        ]
+            seen.select("_i", "address_id", "building_id", pl.col("score").cast(pl.Float64), "method", "decision"),
+        ],
+        how="vertical_relaxed",
     ).join(texts, on="_i")
-    linked = keyed.join(by_text.drop("_i"), on="address_key", how="left").with_columns(
+    results = keyed.join(by_text.drop("_i"), on="address_key", how="left").with_columns(
         pl.col("decision").fill_null("no_candidate"), pl.col("method").fill_null("none"), pl.col("score").fill_null(0.0)
     )
-    candidates = candidates.join(texts, on="_i").drop("_i")
-    return linked.select(LINK_COLUMNS), candidates
+    return results, candidates.join(texts, on="_i").drop("_i")
+
+
+def link_addresses(
+    records: pl.DataFrame, base: pl.DataFrame, decisions: pl.DataFrame, known: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(links for every record, review candidates per distinct text needing review)."""
+    results, candidates = match_texts(records.select("address_text"), base, decisions, known)
+    return records.join(results, on="address_text", how="left").select(LINK_COLUMNS), candidates
 
 
 def review_queue(links: pl.DataFrame, candidates: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
     """One row per distinct text to review: how many records use it, and its top candidates."""
-    waiting = links.filter(pl.col("decision") == "review").group_by("address_key").agg(
+    return _queue(_waiting(links), candidates, base)
+
+
+def _waiting(links: pl.DataFrame) -> pl.DataFrame:
+    return links.filter(pl.col("decision") == "review").group_by("address_key").agg(
         pl.first("address_text"), pl.len().alias("records"), pl.col("source_system").unique().sort().str.join(",").alias("systems")
     )
+
+
+def _queue(waiting: pl.DataFrame, candidates: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
     cands = candidates.join(base.select("address_id", "full_text"), on="address_id", how="left").sort("address_key", "_rank")
     cands = cands.group_by("address_key").agg(
         pl.struct("address_id", "building_id", "full_text", pl.col("score").round(3)).alias("candidates")
     )
-    return waiting.join(cands, on="address_key", how="left").sort("records", descending=True)
+    return waiting.join(cands, on="address_key", how="left").sort("records", "address_key", descending=[True, False])
+
+
+@dataclass
+class LinkRefresh:
+    linked: int  # address values linked in this refresh (all of them when ``full``)
+    texts: int  # distinct raw texts among them
+    by_decision: pl.DataFrame  # decision, len
+    queue: pl.DataFrame  # the whole review queue after the refresh
+    full: bool
+    reason: str
+
+
+def _versions(wh: Warehouse) -> dict[str, int]:
+    version = lambda path: wh.table(LAYER, *path).version() if wh.exists(LAYER, *path) else -1  # noqa: E731
+    return {"base_version": version(BASE_ADDRESSES), "decisions_version": version(REVIEW_DECISIONS)}
+
+
+def _pending_chunks(wh: Warehouse, specs: list[SourceSpec], skip: pl.DataFrame | None) -> list[pl.LazyFrame]:
+    """Address values still to link, as lazy chunks of at most :data:`CHUNK_ROWS` records."""
+    chunks = []
+    for spec in specs:
+        batches = wh.read("silver", spec.system, "_batches")
+        if batches.height == 0 or not address_columns(spec):
+            continue
+        if skip is not None:
+            batches = batches.join(skip.filter(pl.col("source_system") == spec.system).select("batch_id"), on="batch_id", how="anti")
+        sizes = batches.group_by("batch_id").agg(pl.col("silver_rows").sum()).sort("batch_id")
+        group, total = [], 0
+        for batch_id, rows in sizes.iter_rows():  # one step per batch, not per record
+            if group and total + rows > CHUNK_ROWS:
+                chunks.append(_chunk(wh, spec, group))
+                group, total = [], 0
+            group.append(batch_id)
+            total += rows
+        if group:
+            chunks.append(_chunk(wh, spec, group))
+    return chunks
+
+
+def _chunk(wh: Warehouse, spec: SourceSpec, batch_ids: list[str]) -> pl.LazyFrame:
+    keep = pl.DataFrame({"source_system": [spec.system] * len(batch_ids), "batch_id": batch_ids})
+    return collect_addresses(wh, [spec], None, lazy=True).join(keep.lazy(), on=["source_system", "batch_id"], how="semi")
+
+
+def refresh_links(wh: Warehouse, specs: list[SourceSpec]) -> LinkRefresh:
+    """Link what is new: the batches not linked yet, against the same base and decisions.
+
+    A new address base or new review decisions can change any link, so then every address value
+    is linked again (``full``). Either way each distinct text is parsed and matched once, and
+    records are joined to their text's match and written chunk by chunk (memory stays bounded)."""
+    versions = _versions(wh)
+    state = wh.read(LAYER, *LINK_STATE)
+    linked = wh.scan(LAYER, *LINKS)
+    if linked is None or state.height == 0:
+        full, reason = True, "first linking"
+    elif state.row(0, named=True) != versions:
+        full, reason = True, "the address base or the review decisions changed"
+    else:
+        full, reason = False, "new batches only"
+    skip = None if full else linked.select("source_system", "batch_id").unique().collect()
+    known = None if full else wh.read(LAYER, *ADDRESS_TEXTS)
+    known = known if known is not None and known.height else None
+    chunks = _pending_chunks(wh, specs, skip)
+    base = read_base(wh)
+    raw = pl.concat([c.select("address_text") for c in chunks]).unique().collect() if chunks else pl.DataFrame(schema={"address_text": pl.String})
+    results, candidates = match_texts(raw, base, read_decisions(wh), known)
+    written, waiting, counts = 0, [], []
+    for chunk in chunks:
+        links = chunk.join(results.lazy(), on="address_text", how="left").select(LINK_COLUMNS).collect()
+        wh.write(links, LAYER, *LINKS, mode="overwrite" if full and written == 0 else "append")
+        written += links.height
+        waiting.append(_waiting(links))
+        counts.append(links.group_by("decision").len())
+    if full and written == 0:
+        wh.write(pl.DataFrame(schema={c: pl.String for c in LINK_COLUMNS}).with_columns(pl.col("source_row").cast(pl.Int64), pl.col("score").cast(pl.Float64)), LAYER, *LINKS, mode="overwrite")
+    texts = results.select(TEXT_RESULT).unique("address_key", keep="first").filter(pl.col("address_key").is_not_null())
+    if known is not None:
+        texts = texts.join(known.select("address_key"), on="address_key", how="anti")
+    if full or texts.height:
+        wh.write(texts, LAYER, *ADDRESS_TEXTS, mode="overwrite" if full else "append")
+    merged = pl.concat(waiting).group_by("address_key").agg(pl.first("address_text"), pl.col("records").sum(), _systems()) if waiting else None
+    new_queue = _queue(merged, candidates, base) if merged is not None else pl.DataFrame()
+    queue = new_queue if full else _merge_queues(wh.read(LAYER, *REVIEW_QUEUE), new_queue)
+    if full or written:
+        wh.write(queue, LAYER, *REVIEW_QUEUE, mode="overwrite")
+    wh.write(pl.DataFrame([versions]), LAYER, *LINK_STATE, mode="overwrite")
+    by_decision = pl.concat(counts).group_by("decision").agg(pl.col("len").sum()) if counts else pl.DataFrame(schema={"decision": pl.String, "len": pl.UInt32})
+    return LinkRefresh(written, results.height, by_decision, queue, full, reason)
+
+
+def _systems() -> pl.Expr:
+    """The systems of grouped queue rows, each once, sorted."""
+    return pl.col("systems").str.split(",").list.explode(keep_nulls=False, empty_as_null=False).unique().sort().str.join(",").alias("systems")
+
+
+def _merge_queues(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """One queue row per text: records added up, systems joined, the candidates already shown kept."""
+    if old.height == 0:
+        return new
+    if new.height == 0:
+        return old
+    both = pl.concat([old, new], how="diagonal_relaxed")
+    return both.group_by("address_key", maintain_order=True).agg(
+        pl.first("address_text"),
+        pl.col("records").sum(),
+        _systems(),
+        pl.col("candidates").drop_nulls().first(),
+    ).sort("records", "address_key", descending=[True, False])

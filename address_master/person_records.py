@@ -74,3 +74,14 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
         return pl.DataFrame()
     # a fixed order: every "first" downstream is then the same in every run
     return pl.concat([f.collect() for f in frames], how="diagonal_relaxed").sort("record_id")
+
+
+def count_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> int:
+    """How many person records the silver tables hold (one per row and role)."""
+    total = 0
+    for system, _role in PERSON_FIELDS:
+        spec = specs.get(system)
+        scan = wh.scan("silver", system, spec.table) if spec else None
+        if scan is not None:
+            total += int(scan.select(pl.len()).collect().item())
+    return total

@@ -71,6 +71,14 @@ def pinyin_key_expr(name_key: pl.Expr) -> pl.Expr:
     return name_key.str.replace_many(list(table), [f"{v} " for v in table.values()]).str.strip_chars()
 
 
+def with_pinyin_keys(frame: pl.DataFrame, name_key: str = "name_key", out: str = "pinyin_key") -> pl.DataFrame:
+    """Add :func:`pinyin_key_expr` of ``name_key``, computed once per distinct name (names repeat:
+    a million records carry a few hundred thousand names) and joined back."""
+    names = frame.select(pl.col(name_key).unique()).drop_nulls()
+    keys = names.with_columns(pinyin_key_expr(pl.col(name_key)).alias(out))
+    return frame.join(keys, on=name_key, how="left", maintain_order="left")
+
+
 def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
     """Raw person records (``RECORD_COLUMNS``; any value may be dirty or missing) → comparison keys."""
     cleaned = clean_id_expr(normalize_compact(pl.col("id_number").cast(pl.String)))
@@ -79,9 +87,8 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         id_to_18_expr(cleaned).alias("id18"),
         name_key_expr(pl.col("name")).alias("name_key"),
     )
-    out = out.with_columns(
+    out = with_pinyin_keys(out).with_columns(
         id_valid_expr(pl.col("id18")).alias("id_valid"),
-        pinyin_key_expr(pl.col("name_key")).alias("pinyin_key"),
         pl.col("id18").str.slice(0, 17).alias("id17"),
     )
     birth = pl.col("birth_date") if df.schema.get("birth_date") == pl.Date else parse_date_expr(pl.col("birth_date"))
@@ -144,7 +151,7 @@ def _first17_rule(rec: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
     sim = process.cpdist(cand["name_key"].fill_null("").to_list(), cand["_p_name"].fill_null("").to_list(), scorer=fuzz.ratio, workers=-1)
     cand = cand.with_columns(pl.Series("_sim", sim, dtype=pl.Float64) / 100)
     agrees = pl.col("name_key").is_null() | (pl.col("_sim") >= 0.5) | (pl.col("pinyin_key") == pl.col("_p_py"))
-    kept = cand.filter(agrees).select("_r", "anchor").unique("_r")
+    kept = cand.filter(agrees).select("_r", "anchor").sort("_r", "anchor").unique("_r", keep="first")
     return kept.select("_r", "anchor", pl.lit("id_first17").alias("rule"), pl.lit(0.95).alias("score"))
 
 

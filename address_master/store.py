@@ -10,7 +10,7 @@ from warehouse.tables import ADDRESS_LAYER as LAYER
 from warehouse.tables import ADDRESS_LINKS as LINKS
 from warehouse.tables import BASE_ADDRESSES, BASE_BUILDINGS, REVIEW_DECISIONS, REVIEW_QUEUE
 
-__all__ = ["LAYER", "LINKS", "BASE_ADDRESSES", "BASE_BUILDINGS", "REVIEW_DECISIONS", "REVIEW_QUEUE", "read_base", "write_base"]
+__all__ = ["LAYER", "LINKS", "BASE_ADDRESSES", "BASE_BUILDINGS", "REVIEW_DECISIONS", "REVIEW_QUEUE", "input_signature", "read_base", "remember_inputs", "unchanged_since_last_run", "write_base"]
 
 
 def write_base(wh: Warehouse, addresses: pl.DataFrame, buildings: pl.DataFrame, rejected: pl.DataFrame, source: str) -> None:
@@ -22,3 +22,25 @@ def write_base(wh: Warehouse, addresses: pl.DataFrame, buildings: pl.DataFrame, 
 
 def read_base(wh: Warehouse) -> pl.DataFrame:
     return wh.read(LAYER, *BASE_ADDRESSES)
+
+
+def input_signature(wh: Warehouse, systems: list[str]) -> str:
+    """What a master is computed from: the standardised batches of its systems and the address
+    links' base and decisions. Equal signatures mean nothing new to resolve."""
+    parts = []
+    for system in sorted(systems):
+        batches = wh.read("silver", system, "_batches")
+        parts.append(system + ":" + ",".join(sorted(batches["batch_id"].unique().to_list())) if batches.height else system + ":")
+    state = wh.read(LAYER, "links", "_state")
+    parts.append("links:" + (",".join(f"{k}={v}" for k, v in state.row(0, named=True).items()) if state.height else "none"))
+    return "|".join(parts)
+
+
+def unchanged_since_last_run(wh: Warehouse, master: tuple[str, str], signature: str) -> bool:
+    """True when ``master`` (layer, system) was last computed from the same inputs."""
+    state = wh.read(*master, "_state")
+    return state.height > 0 and state["signature"][0] == signature
+
+
+def remember_inputs(wh: Warehouse, master: tuple[str, str], signature: str) -> None:
+    wh.write(pl.DataFrame({"signature": [signature]}), *master, "_state", mode="overwrite")

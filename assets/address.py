@@ -4,8 +4,9 @@ import dagster as dg
 import polars as pl
 
 from address_master.base import AddressBaseError, load_base
-from address_master.links import collect_addresses, link_addresses, read_decisions, review_queue
-from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, read_base, write_base
+from address_master.links import count_address_values, refresh_links
+from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, write_base
+from pipelines.summary import count_rows
 from assets.automation import EAGER
 from assets.resources import LandingResource, WarehouseResource
 from assets.sources import folder_sensor, markdown_table, silver_key
@@ -63,32 +64,31 @@ def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 )
 def address_links(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     wh = warehouse.get()
-    base = read_base(wh)
-    records = collect_addresses(wh, list(all_specs().values()))
-    links, candidates = link_addresses(records, base, read_decisions(wh))
-    queue = review_queue(links, candidates, base)
-    wh.write(links, LAYER, *LINKS, mode="overwrite")
-    wh.write(queue, LAYER, *REVIEW_QUEUE, mode="overwrite")
-    by_decision = links.group_by("decision").len().sort("len", descending=True)
-    by_system = links.group_by("source_system").agg(
-        pl.len().alias("addresses"), (pl.col("decision") == "accept").mean().round(4).alias("match_rate")
-    ).sort("source_system")
-    context.log.info(f"linked {links.height} address values ({links['address_key'].n_unique()} distinct texts)")
+    specs = list(all_specs().values())
+    refreshed = refresh_links(wh, specs)
+    queue = refreshed.queue
+    total_links = count_rows(wh, LAYER, *LINKS)
+    expected = count_address_values(wh, specs)
+    by_decision = refreshed.by_decision.sort("len", descending=True)
+    accepted = int(by_decision.filter(pl.col("decision") == "accept")["len"].sum())
+    context.log.info(f"{refreshed.reason}: linked {refreshed.linked} address values ({refreshed.texts} distinct texts)")
     yield dg.MaterializeResult(
         asset_key=LINKS_KEY,
         metadata={
-            "address_values": links.height,
-            "match_rate": float((links["decision"] == "accept").mean() or 0.0),
+            "linked_this_run": refreshed.linked,
+            "address_values": total_links,
+            "full_relink": refreshed.full,
+            "why": refreshed.reason,
+            "match_rate_this_run": accepted / refreshed.linked if refreshed.linked else 1.0,
             "by_decision": markdown_table(by_decision),
-            "by_system": markdown_table(by_system),
         },
     )
-    yield dg.MaterializeResult(asset_key=QUEUE_KEY, metadata={"texts_to_review": queue.height, "records_waiting": int(queue["records"].sum() or 0)})
+    yield dg.MaterializeResult(asset_key=QUEUE_KEY, metadata={"texts_to_review": queue.height, "records_waiting": int(queue["records"].sum() or 0) if queue.height else 0})
     yield dg.AssetCheckResult(
         check_name="every_address_linked",
         asset_key=LINKS_KEY,
-        passed=links.height == records.height,
-        description=f"{links.height} links for {records.height} silver address values",
+        passed=total_links == expected,
+        description=f"{total_links} links for {expected} silver address values",
     )
 
 

@@ -32,18 +32,26 @@ def _base_codes(wh: Warehouse) -> pl.DataFrame:
     return wh.read(LAYER, *BASE_ADDRESSES, columns=["address_id", "division_code"])
 
 
-def _links(wh: Warehouse, system: str, column: str = "address") -> pl.DataFrame:
+def _links(wh: Warehouse, system: str, column: str = "address", batches: list[str] | None = None) -> pl.DataFrame:
     scan = wh.scan(LAYER, *LINKS)
     if scan is None:
         return pl.DataFrame(schema={"batch_id": pl.String, "source_row": pl.Int64, "address_id": pl.String, "building_id": pl.String})
-    return scan.filter((pl.col("source_system") == system) & (pl.col("source_column") == column)).select(
-        "batch_id", "source_row", "address_id", "building_id"
-    ).collect()
+    chosen = (pl.col("source_system") == system) & (pl.col("source_column") == column)
+    if batches is not None:
+        chosen &= pl.col("batch_id").is_in(batches)
+    return scan.filter(chosen).select("batch_id", "source_row", "address_id", "building_id").collect()
 
 
-def _silver_with_place(wh: Warehouse, system: str, table: str) -> pl.DataFrame:
-    silver = wh.read("silver", system, table)
-    placed = silver.join(_links(wh, system), on=["batch_id", "source_row"], how="left")
+def _silver(wh: Warehouse, system: str, table: str, batches: list[str] | None = None) -> pl.DataFrame:
+    scan = wh.scan("silver", system, table)
+    if scan is None:
+        return pl.DataFrame()
+    return (scan if batches is None else scan.filter(pl.col("batch_id").is_in(batches))).collect()
+
+
+def _silver_with_place(wh: Warehouse, system: str, table: str, batches: list[str] | None = None) -> pl.DataFrame:
+    silver = _silver(wh, system, table, batches)
+    placed = silver.join(_links(wh, system, batches=batches), on=["batch_id", "source_row"], how="left")
     return placed.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left")
 
 
@@ -124,27 +132,31 @@ def build_elderly(wh: Warehouse) -> pl.DataFrame:
     return persons.select(keep).join(ageing, on="person_id", how="left").sort("person_id")
 
 
-def build_grid_events(wh: Warehouse) -> pl.DataFrame:
-    rows = _silver_with_place(wh, "zongzhi", "grid_events")
+def build_grid_events(wh: Warehouse, batches: list[str] | None = None) -> pl.DataFrame:
+    rows = _silver_with_place(wh, "zongzhi", "grid_events", batches)
     # where the location text did not resolve, the grid code still names the community
     rows = rows.with_columns(pl.coalesce("_division", pl.col("grid_code").str.slice(0, 12)).alias("_division"))
     picked = rows.select("event_id", "reported_at", "grid_code", "reporter", "event_category", "description", "address", "address_id", "building_id", "_division", "ingested_at", *_lineage("zongzhi"))
     return with_divisions(_latest(picked, ("event_id",))).drop("ingested_at")
 
 
-def build_weather_warnings(wh: Warehouse) -> pl.DataFrame:
-    rows = wh.read("silver", "qixiang", "weather_warnings").with_columns(pl.col("division_code").alias("_division"))
+def build_weather_warnings(wh: Warehouse, batches: list[str] | None = None) -> pl.DataFrame:
+    rows = _silver(wh, "qixiang", "weather_warnings", batches).with_columns(pl.col("division_code").alias("_division"))
     picked = rows.select("warning_id", "division_code", "warning_type", "warning_level", "issued_at", "starts_at", "ends_at", "description", "_division", "ingested_at", *_lineage("qixiang"))
     return with_divisions(_latest(picked, ("warning_id",))).drop("ingested_at")
 
 
-def build_power_daily(wh: Warehouse) -> pl.DataFrame:
-    rows = _silver_with_place(wh, "dianli", "meter_readings")
+def build_power_daily(wh: Warehouse, batches: list[str] | None = None) -> pl.DataFrame:
+    rows = _silver_with_place(wh, "dianli", "meter_readings", batches)
     picked = rows.select("power_account_no", "reading_date", "kwh", "address_id", "building_id", "_division", "ingested_at", *_lineage("dianli"))
     return with_divisions(_latest(picked, ("power_account_no", "reading_date"))).drop("ingested_at")
 
 
-BUILDERS: dict[str, Callable[[Warehouse], pl.DataFrame]] = {
+# Tables whose rows come straight from one source's rows: given the new batches only, the builder
+# returns exactly the rows those batches add or replace (a later delivery wins).
+BY_BATCH: dict[str, str] = {"grid_events": "zongzhi", "weather_warnings": "qixiang", "power_daily": "dianli"}
+
+BUILDERS: dict[str, Callable[..., pl.DataFrame]] = {
     "persons": build_persons, "households": build_households, "addresses": build_addresses, "buildings": build_buildings,
     "businesses": build_businesses, "welfare": build_welfare, "disability": build_disability, "elderly": build_elderly,
     "retirees": build_retirees, "inspections": build_inspections, "grid_events": build_grid_events,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.ingest import FILES_TABLE, QUARANTINE_TABLE, SilverReport, _replace_batch, build_silver
+from pipelines.ingest import FILES_TABLE, QUARANTINE_TABLE, SilverReport, build_silver, replace_batches
 from pipelines.sources import all_specs, get_spec
 from warehouse.storage import Warehouse
 
@@ -66,7 +66,7 @@ def replay(wh: Warehouse, path: Path) -> list[SilverReport]:
             pl.lit(digest).alias("_file_hash"),
             pl.lit(datetime.now(timezone.utc)).dt.cast_time_unit("us").alias("_ingested_at"),
         )
-        _replace_batch(wh, bronze, "bronze", spec.system, spec.table, "_batch_id", batch_id)
+        replace_batches(wh, bronze, "bronze", spec.system, spec.table, "_batch_id", [batch_id])
         log = pl.DataFrame(
             [{"file_path": str(path), "file_name": path.name, "file_hash": digest, "batch_id": batch_id, "status": "replay", "rows": bronze.height, "message": f"corrected rows replayed ({bronze.height})", "unmapped_columns": ""}]
         ).with_columns(pl.col("rows").cast(pl.Int64), pl.lit(datetime.now(timezone.utc)).dt.cast_time_unit("us").alias("logged_at"))

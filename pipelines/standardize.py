@@ -128,6 +128,28 @@ def parse(kind: str, raw: pl.Expr, norm: pl.Expr, name: str, numeric_source: boo
     raise ValueError(f"unknown parser kind '{kind}' for field {name}")
 
 
+def _with_parsed(frame: pl.DataFrame, field: str, kind: str, parsed: Parsed, per_distinct: bool) -> pl.DataFrame:
+    """Add a field's value, ``__bad_`` flag, derived columns and ``_raw`` copy.
+
+    Text fields are parsed once per distinct raw value and joined back: every output depends on
+    the raw value alone, and values repeat (sexes, dates, names; a meter's address every day)."""
+    raw = f"__raw_{field}"
+
+    def apply(df: pl.DataFrame) -> pl.DataFrame:
+        if per_distinct:
+            df = df.with_columns(normalizer(kind, pl.col(raw)).alias(f"__norm_{field}"))
+        df = df.with_columns(parsed.value.alias(field), parsed.unreadable.fill_null(False).alias(f"__bad_{field}"))
+        return df.with_columns(
+            *[expr.alias(col) for col, expr in parsed.derived.items()],
+            *([pl.col(raw).cast(pl.String).alias(f"{field}_raw")] if parsed.keep_raw else []),
+        )
+
+    if not per_distinct:
+        return apply(frame)
+    values = apply(frame.select(pl.col(raw).unique()))
+    return frame.join(values, on=raw, how="left", nulls_equal=True, maintain_order="left")
+
+
 def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a bronze batch into (silver rows, quarantined rows) for ``spec``'s system.
 
@@ -151,21 +173,12 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
             expr = pl.coalesce([_blank_to_null(pl.col(s).cast(pl.String)) for s in sources])
         raw_exprs.append(expr.alias(f"__raw_{canonical}"))
     frame = bronze.with_columns(raw_exprs)
-    frame = frame.with_columns(
-        normalizer(kinds[f], pl.col(f"__raw_{f}")).alias(f"__norm_{f}") for f in fields if not numeric[f]
-    )
     parsed = {
         f: parse(kinds[f], pl.col(f"__raw_{f}"), pl.col(f"__norm_{f}") if not numeric[f] else pl.col(f"__raw_{f}"), f, numeric[f])
         for f in fields
     }
-    frame = frame.with_columns(
-        *[p.value.alias(f) for f, p in parsed.items()],
-        *[p.unreadable.fill_null(False).alias(f"__bad_{f}") for f, p in parsed.items()],
-    )
-    frame = frame.with_columns(
-        *[expr.alias(col) for p in parsed.values() for col, expr in p.derived.items()],
-        *[pl.col(f"__raw_{f}").cast(pl.String).alias(f"{f}_raw") for f, p in parsed.items() if p.keep_raw],
-    )
+    for f, p in parsed.items():
+        frame = _with_parsed(frame, f, kinds[f], p, per_distinct=not numeric[f])
 
     problems: list[pl.Expr] = []
     blamed: list[pl.Expr] = []

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from pipelines.gold import BUILDERS
+from pipelines.gold import BUILDERS, BY_BATCH
 from pipelines.ingest import BATCHES_TABLE
 from pipelines.sources import all_specs
 from pipelines.sources.spec import SourceSpec
@@ -28,10 +28,11 @@ from quality.suites import RESULT_SCHEMA, gold_row_suite, gold_table_rules, silv
 from warehouse.publish import OP, UPSERT, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import TableSpec
 from warehouse.storage import Warehouse
-from warehouse.tables import ADDRESS_LAYER, BASE_ADDRESSES, GOLDEN_PERSONS
+from warehouse.tables import ADDRESS_LAYER, BASE_ADDRESSES, GOLDEN_PERSONS, LINK_STATE
 
 APP_ID = "enteronce.publish"
 PUBLISHES = ("quality", "results", "publishes")
+PUBLISHED_BATCHES = ("quality", "results", "published_batches")  # table, system, batch_id: what a by-batch table includes
 
 
 @dataclass
@@ -101,10 +102,16 @@ def describe(row: dict) -> str:
 
 
 # ------------------------------------------------------------------------------ publish
-def _current(wh: Warehouse, name: str) -> tuple[pl.DataFrame | None, int | None]:
+def _current(wh: Warehouse, name: str, only: pl.DataFrame | None = None, keys: tuple[str, ...] = ()) -> tuple[pl.DataFrame | None, int | None]:
+    """The published table (or its rows with the keys of ``only``) and its version."""
     if not wh.exists("gold", "curated", name):
         return None, None
-    return wh.read("gold", "curated", name), wh.table("gold", "curated", name).version()
+    version = wh.table("gold", "curated", name).version()
+    if only is None:
+        return wh.read("gold", "curated", name), version
+    scan = wh.scan("gold", "curated", name)
+    assert scan is not None
+    return scan.join(only.lazy().select(list(keys)), on=list(keys), how="semi").collect(), version
 
 
 def publish(
@@ -115,12 +122,16 @@ def publish(
     failures_by_source: dict[str, list[str]],
     address_ids: pl.Series | None = None,
     person_ids: pl.Series | None = None,
+    scoped: bool = False,
 ) -> tuple[Outcome, pl.DataFrame]:
-    """Diff, audit and (if clean and changed) publish one curated table; returns the outcome and results."""
-    current, version = _current(wh, spec.name)
+    """Diff, audit and (if clean and changed) publish one curated table; returns the outcome and results.
+
+    ``scoped``: ``frame`` holds only the rows of new batches; it is compared with the published
+    rows of the same keys, nothing is deleted, and the table rules look at these rows."""
+    current, version = _current(wh, spec.name, frame if scoped else None, spec.keys)
     changes, counts = diff_by_key(current, frame, spec.keys)
     upserts = changes.filter(pl.col(OP) == UPSERT).drop(OP)
-    results = [gold_table_rules(spec, frame, run_id)]
+    results = [gold_table_rules(spec, frame, run_id, additions_only=scoped)]
     if upserts.height:
         results.append(run_suite(gold_row_suite(spec, upserts, address_ids, person_ids), run_id))
     results_frame = pl.concat(results)
@@ -165,11 +176,59 @@ def _is_insert_only(wh: Warehouse, spec: TableSpec, changes: pl.DataFrame) -> bo
     return scan.select(keys).join(changes.lazy().select(keys), on=keys, how="semi").select(pl.len()).collect().item() == 0
 
 
+def _link_inputs(wh: Warehouse) -> str:
+    state = wh.read(ADDRESS_LAYER, *LINK_STATE)
+    return "links:" + (",".join(f"{k}={v}" for k, v in state.row(0, named=True).items()) if state.height else "none")
+
+
+def _new_batches(wh: Warehouse, spec: TableSpec, inputs: str) -> list[str] | None:
+    """The source batches a by-batch table does not include yet, or ``None`` when it must be built
+    whole (never published, or the address links it used were recomputed since)."""
+    system = BY_BATCH.get(spec.name)
+    if system is None or not wh.exists("gold", "curated", spec.name):
+        return None
+    decided = wh.read(*PUBLISHES)
+    if decided.height == 0 or "inputs" not in decided.columns:
+        return None
+    last = decided.filter((pl.col("table") == spec.name) & pl.col("passed")).sort("decided_at").tail(1)
+    if last.height == 0 or last["inputs"][0] != inputs:
+        return None
+    included = wh.read(*PUBLISHED_BATCHES)
+    batches = wh.read("silver", system, BATCHES_TABLE).select("batch_id").unique()
+    if included.height:
+        batches = batches.join(included.filter(pl.col("table") == spec.name).select("batch_id"), on="batch_id", how="anti")
+    return sorted(batches["batch_id"].to_list())
+
+
+def _record_batches(wh: Warehouse, spec: TableSpec, batches: list[str] | None) -> None:
+    system = BY_BATCH.get(spec.name)
+    if system is None:
+        return
+    if batches is None:  # a whole build includes every batch there is
+        batches = wh.read("silver", system, BATCHES_TABLE)["batch_id"].unique().sort().to_list()
+        included = wh.read(*PUBLISHED_BATCHES)
+        if included.height:
+            batches = sorted(set(batches) - set(included.filter(pl.col("table") == spec.name)["batch_id"].to_list()))
+    if batches:
+        wh.write(pl.DataFrame({"table": spec.name, "system": system, "batch_id": batches}), *PUBLISHED_BATCHES, mode="append")
+
+
 def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
-    """Build one curated table from its inputs, audit it and publish what changed; keep the outcome."""
+    """Build one curated table from its inputs, audit it and publish what changed; keep the outcome.
+
+    Tables built straight from one source's rows (:data:`pipelines.gold.BY_BATCH`) are built
+    from the batches they do not include yet, unless the address links were recomputed since."""
     failures = source_failures(wh, spec.sources, run_id)
+    inputs = _link_inputs(wh)
+    batches = _new_batches(wh, spec, inputs)
+    if batches == [] and not any(failures.get(s) for s in spec.sources):
+        _, version = _current(wh, spec.name)
+        rows = wh.table("gold", "curated", spec.name).count() if version is not None else 0
+        outcome = Outcome(spec.name, rows, True, False, version, [])
+        record_outcome(wh, run_id, outcome, inputs)
+        return outcome
     try:
-        frame = BUILDERS[spec.name](wh)
+        frame = BUILDERS[spec.name](wh, batches) if batches is not None else BUILDERS[spec.name](wh)
     except (pl.exceptions.PolarsError, KeyError) as err:  # an input table is missing or empty
         blocked = [f"source {s} failed: {w}" for s in spec.sources for w in failures.get(s, [])]
         _, version = _current(wh, spec.name)
@@ -177,19 +236,21 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
     else:
         address_ids = wh.read(ADDRESS_LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
         person_ids = wh.read(*GOLDEN_PERSONS, columns=["person_id"]).get_column("person_id", default=None)
-        outcome, _ = publish(wh, spec, frame, run_id, failures, address_ids, person_ids)
-    record_outcome(wh, run_id, outcome)
+        outcome, _ = publish(wh, spec, frame, run_id, failures, address_ids, person_ids, scoped=batches is not None)
+    if outcome.passed:
+        _record_batches(wh, spec, batches)
+    record_outcome(wh, run_id, outcome, inputs)
     return outcome
 
 
-def record_outcome(wh: Warehouse, run_id: str, outcome: Outcome) -> None:
+def record_outcome(wh: Warehouse, run_id: str, outcome: Outcome, inputs: str = "") -> None:
     """Keep what a gate decided (the report and `quality report` are built from these facts)."""
-    row = {
+    row = {"inputs": inputs,
         "run_id": run_id, "table": outcome.table, "rows": outcome.rows, "passed": outcome.passed,
         "published": outcome.published, "version": outcome.version, "reasons": "\n".join(outcome.reasons),
         **outcome.changes.as_dict(), "decided_at": datetime.now(timezone.utc),
     }
-    schema = {"run_id": pl.String, "table": pl.String, "rows": pl.Int64, "passed": pl.Boolean, "published": pl.Boolean, "version": pl.Int64,
+    schema = {"inputs": pl.String, "run_id": pl.String, "table": pl.String, "rows": pl.Int64, "passed": pl.Boolean, "published": pl.Boolean, "version": pl.Int64,
               "reasons": pl.String, "inserted": pl.Int64, "updated": pl.Int64, "deleted": pl.Int64, "decided_at": pl.Datetime("us", "UTC")}
     wh.write(pl.DataFrame([row], schema=schema), *PUBLISHES, mode="append")
 

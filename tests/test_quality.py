@@ -181,3 +181,27 @@ def test_a_retried_publish_applies_once(lake):
     assert publish_staged(wh, spec, staging) is None
     assert wh.table("gold", "curated", spec.name).version() == first
     assert wh.read("gold", "curated", spec.name).height == gold.height
+    # put the table back as the pipeline built it, for the tests after this one
+    back, _ = diff_by_key(wh.read("gold", "curated", spec.name), gold, spec.keys)
+    assert publish_staged(wh, spec, wh.write(back, "staging", "curated", spec.name, mode="overwrite", schema_mode="overwrite")) is not None
+
+
+def test_a_new_day_of_power_readings_is_added_from_its_batch_alone(lake, district):
+    base, landing, wh = lake
+    before = _versions(wh)
+    last = max((landing / "dianli").glob("*.parquet"))
+    readings = pl.read_parquet(last)
+    day = readings["data_date"].max() + __import__("datetime").timedelta(days=1)
+    readings.with_columns(pl.lit(day).alias("data_date")).write_parquet(landing / "dianli" / f"dianli_rydl_{day:%Y%m%d}.parquet")
+    result = _run(landing, base / "wh", base)
+    assert result.success
+    decided = wh.read("quality", "results", "publishes").filter((pl.col("run_id") == result.run_id) & (pl.col("table") == "power_daily")).row(0, named=True)
+    added = wh.read("silver", "dianli", "meter_readings").filter(pl.col("reading_date") == day).height
+    assert (decided["inserted"], decided["updated"], decided["deleted"]) == (added, 0, 0)
+    feed = _cdf(wh, "power_daily", before["power_daily"] + 1)
+    assert feed.height == added and set(feed["_change_type"]) == {"insert"} and set(feed["reading_date"]) == {day}
+    # built from the new batch alone: the whole table was not read back for a diff
+    included = wh.read("quality", "results", "published_batches").filter(pl.col("table") == "power_daily")
+    assert included["batch_id"].n_unique() == wh.read("silver", "dianli", "_batches")["batch_id"].n_unique()
+    after = _versions(wh)
+    assert {n for n in after if after[n] != before[n]} == {"power_daily"}

@@ -18,3 +18,5 @@ GOLDEN_PERSONS = ("person", "golden", "persons")
 HOUSEHOLDS = ("person", "golden", "households")
 BUSINESSES = ("business", "golden", "businesses")
 INSPECTIONS = ("business", "links", "inspections")
+LINK_STATE = ("links", "_state")  # base and decisions versions the links were computed against
+ADDRESS_TEXTS = ("links", "texts")  # one row per distinct address key: its match, reused for texts seen before

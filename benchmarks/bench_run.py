@@ -1,0 +1,187 @@
+"""Benchmark: the whole graph on a generated district — a full run, an identical re-run, a next day.
+
+    .venv/bin/python benchmarks/bench_run.py --persons 1000000 --out bench_out/run
+
+1. **full**: every asset on a fresh warehouse (generation excluded), through the `everything` job
+   with the multiprocess executor, exactly as `enteronce demo run` runs it;
+2. **rerun**: the same job again with no new files (must commit nothing to gold);
+3. **next day**: `enteronce demo next-day` deliveries (1 % of residents changed in a new 公安 file,
+   one new day of 电力), then the job again, processed incrementally.
+
+Each run executes in a child process; memory is sampled from /proc every 0.2 s over the whole
+process tree (the run and its step processes): the peak of the sum, and each step's own peak.
+Step times come from the run's Dagster events; rows written per gold table from
+``quality/results/publishes``. Results: a Markdown table on stdout and ``<out>/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except OSError:
+        return 0
+
+
+def _step_of(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    found = re.search(r'step_keys_to_execute\\?"\s*:\s*\[\\?"([^"\\]+)', cmd)
+    return found.group(1) if found else None
+
+
+def run_job(args: argparse.Namespace, label: str) -> dict:
+    """One run of the `everything` job in a child process, memory sampled over its tree."""
+    env = {**os.environ, "DAGSTER_HOME": str(args.home), "ENTERONCE_WAREHOUSE": str(args.out / "warehouse"),
+           "ENTERONCE_LANDING": str(args.data / "landing"), "ENTERONCE_REPORTS": str(args.out / "reports")}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--child", "--out", str(args.out)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    peak_total, per_step, stop = 0, {}, threading.Event()
+
+    def sample():
+        nonlocal peak_total
+        while not stop.is_set():
+            pids = _tree(proc.pid)
+            sizes = {p: _rss(p) for p in pids}
+            peak_total = max(peak_total, sum(sizes.values()))
+            for p, size in sizes.items():
+                step = _step_of(p)
+                if step:
+                    per_step[step] = max(per_step.get(step, 0), size)
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out = proc.stdout.read() if proc.stdout else b""
+    proc.wait()
+    stop.set()
+    sampler.join()
+    seconds = time.perf_counter() - started
+    child = json.loads(out.decode().strip().splitlines()[-1])
+    steps = {k: {**v, "peak_rss_gib": round(per_step.get(k, 0) / 2**30, 2)} for k, v in child["steps"].items()}
+    return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "success": child["success"],
+            "peak_rss_tree_gib": round(peak_total / 2**30, 2), "steps": steps, "gold": child["gold"]}
+
+
+def child(args: argparse.Namespace) -> None:
+    """Inside the child: execute the job, then report step times and gold rows written."""
+    import dagster as dg
+    import polars as pl
+
+    from assets.definitions import everything_job
+    from assets.resources import DEFAULTS
+    from quality.gate import PUBLISHES
+
+    for name, value in DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    from warehouse.storage import Warehouse
+
+    instance = dg.DagsterInstance.get()
+    started = time.perf_counter()
+    result = dg.execute_job(dg.reconstructable(everything_job), instance=instance, raise_on_error=False,
+                            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+    run_seconds = time.perf_counter() - started
+    steps: dict[str, dict] = {}
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        step = steps.setdefault(event.step_key, {})
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            step["start"] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            step["seconds"] = round(entry.timestamp - step.get("start", entry.timestamp), 1)
+            step["ok"] = event.event_type == dg.DagsterEventType.STEP_SUCCESS
+    for step in steps.values():
+        step.pop("start", None)
+    wh = Warehouse(os.environ["ENTERONCE_WAREHOUSE"])
+    gold = wh.read(*PUBLISHES).filter(pl.col("run_id") == result.run_id).select("table", "passed", "published", "version", "inserted", "updated", "deleted")
+    print(json.dumps({"success": result.success, "run_seconds": round(run_seconds, 1), "steps": steps, "gold": gold.to_dicts()}))
+
+
+def markdown(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB, success {r['success']}\n")
+        lines.append("| step | seconds | peak RSS GiB |\n|---|---:|---:|")
+        for name, s in sorted(r["steps"].items(), key=lambda kv: -kv[1].get("seconds", 0))[:25]:
+            lines.append(f"| {name} | {s.get('seconds', '')} | {s['peak_rss_gib']} |")
+        lines.append("\n| gold table | inserted | updated | deleted | version |\n|---|---:|---:|---:|---:|")
+        for g in sorted(r["gold"], key=lambda g: g["table"]):
+            lines.append(f"| {g['table']} | {g['inserted']} | {g['updated']} | {g['deleted']} | {g['version']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench_out" / "run")
+    parser.add_argument("--data", type=Path, default=None, help="an already generated district (default: generate into OUT/data)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.out = args.out.absolute()
+    if args.child:
+        return child(args)
+    from pipelines.demo.generate import generate
+    from pipelines.demo.nextday import next_day
+
+    if args.data is None:
+        args.data = args.out / "data"
+        generate(args.data, persons=args.persons, seed=args.seed, progress=True)
+    args.data = args.data.absolute()
+    for sub in ("warehouse", "reports", "home"):
+        shutil.rmtree(args.out / sub, ignore_errors=True)
+    args.home = args.out / "home"
+    args.home.mkdir(parents=True)
+    (args.home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    results = [run_job(args, "full run"), run_job(args, "identical re-run (no new files)")]
+    delivered = next_day(args.data, share=0.01, seed=args.seed)
+    results.append(run_job(args, f"next day ({delivered.moved} moved, {delivered.new_phone} new phones, {delivered.births} births; {delivered.readings} power readings)"))
+    machine = {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+    (args.out / "results.json").write_text(json.dumps({"machine": machine, "persons": args.persons, "runs": results}, indent=1, ensure_ascii=False))
+    print(json.dumps(machine))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
