@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -59,23 +58,13 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def _step_of(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().decode(errors="replace")
-    except OSError:
-        return None
-    found = re.search(r'step_keys_to_execute\\?"\s*:\s*\[\\?"([^"\\]+)', cmd)
-    return found.group(1) if found else None
-
-
 def run_job(args: argparse.Namespace, label: str) -> dict:
     """One run of the `everything` job in a child process, memory sampled over its tree."""
     env = {**os.environ, "DAGSTER_HOME": str(args.home), "ENTERONCE_WAREHOUSE": str(args.out / "warehouse"),
            "ENTERONCE_LANDING": str(args.data / "landing"), "ENTERONCE_REPORTS": str(args.out / "reports")}
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--child", "--out", str(args.out)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-    peak_total, per_step, stop = 0, {}, threading.Event()
+    peak_total, per_pid, stop = 0, {}, threading.Event()
 
     def sample():
         nonlocal peak_total
@@ -84,9 +73,7 @@ def run_job(args: argparse.Namespace, label: str) -> dict:
             sizes = {p: _rss(p) for p in pids}
             peak_total = max(peak_total, sum(sizes.values()))
             for p, size in sizes.items():
-                step = _step_of(p)
-                if step:
-                    per_step[step] = max(per_step.get(step, 0), size)
+                per_pid[p] = max(per_pid.get(p, 0), size)
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -97,7 +84,7 @@ def run_job(args: argparse.Namespace, label: str) -> dict:
     sampler.join()
     seconds = time.perf_counter() - started
     child = json.loads(out.decode().strip().splitlines()[-1])
-    steps = {k: {**v, "peak_rss_gib": round(per_step.get(k, 0) / 2**30, 2)} for k, v in child["steps"].items()}
+    steps = {k: {**v, "peak_rss_gib": round(per_pid.get(v.get("pid", -1), 0) / 2**30, 2)} for k, v in child["steps"].items()}
     return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "success": child["success"],
             "peak_rss_tree_gib": round(peak_total / 2**30, 2), "steps": steps, "gold": child["gold"]}
 
@@ -128,6 +115,7 @@ def child(args: argparse.Namespace) -> None:
         step = steps.setdefault(event.step_key, {})
         if event.event_type == dg.DagsterEventType.STEP_START:
             step["start"] = entry.timestamp
+            step["pid"] = event.pid
         elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
             step["seconds"] = round(entry.timestamp - step.get("start", entry.timestamp), 1)
             step["ok"] = event.event_type == dg.DagsterEventType.STEP_SUCCESS

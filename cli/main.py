@@ -88,6 +88,21 @@ def demo_run(district: str, persons: int, seed: int, power_days: int, noise: flo
     _print_warehouse(warehouse)
 
 
+@demo.command("next-day")
+@click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_DATA, show_default=True, help="a generated district's data folder")
+@click.option("--share", default=0.01, show_default=True, type=float, help="share of residents changed in the new 公安 delivery")
+@click.option("--seed", default=1, show_default=True, type=int)
+def demo_next_day(data: Path, share: float, seed: int) -> None:
+    """Drop a realistic next day into landing: a 公安 file with SHARE of residents moved or with a
+    new phone plus newborns, and one more day of 电力 readings."""
+    from pipelines.demo.nextday import next_day
+
+    day = next_day(data, share, seed)
+    click.echo(f"{day.gongan_file}: {day.moved:,} moved, {day.new_phone:,} new phones, {day.births:,} births")
+    click.echo(f"{day.dianli_file}: {day.readings:,} readings")
+    click.echo("sensors and automation take it to gold (make ui), or run `enteronce ingest --all`")
+
+
 # ------------------------------------------------------------------------------- ingestion
 @main.command()
 @click.option("--system", "systems", multiple=True, help="only these systems (repeatable); default all")
