@@ -16,7 +16,7 @@ export ENTERONCE_LANDING ?= data/landing
 export ENTERONCE_REPORTS ?= data/reports
 export ENTERONCE_WEBHOOK_URL ?=
 
-.PHONY: install lint demo test ui bench bench-address bench-persons clean
+.PHONY: install lint demo test ui bench bench-run bench-address bench-persons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ ui: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py --persons 1000000
+
+bench-run: install
+	$(BIN)/python benchmarks/bench_run.py --persons 1000000 --out bench_out/run
 
 bench-address: install
 	$(BIN)/python benchmarks/bench_address.py --persons 1000000 --addresses 1000000

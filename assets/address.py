@@ -5,7 +5,8 @@ import polars as pl
 
 from address_master.base import AddressBaseError, load_base
 from address_master.links import count_address_values, refresh_links
-from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, write_base
+from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, remember_inputs, unchanged_since_last_run, write_base
+from pipelines.ingest import file_sha256
 from pipelines.summary import count_rows
 from assets.automation import EAGER
 from assets.resources import LandingResource, WarehouseResource
@@ -32,17 +33,26 @@ def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
     if not files:
         raise dg.Failure(f"no address base delivered: put the district's export (CSV) in {folder} or run `enteronce address import-base FILE`")
+    wh = warehouse.get()
+    digest = file_sha256(files[-1])
+    if unchanged_since_last_run(wh, (LAYER, "base"), digest):
+        # the same base again: writing it would move its version and re-link every address
+        context.log.info(f"{files[-1].name} is the base already in force; nothing to import")
+        # reported (unchanged) so that steps downstream in this run still do their own new work
+        yield dg.MaterializeResult(asset_key=ADDRESSES_KEY, metadata={"changed": False, "source_file": str(files[-1])})
+        yield dg.MaterializeResult(asset_key=BUILDINGS_KEY, metadata={"changed": False})
+        return
     try:
         addresses, buildings, rejected = load_base(files[-1])
     except AddressBaseError as err:
         raise dg.Failure(str(err)) from None
-    wh = warehouse.get()
     write_base(wh, addresses, buildings, rejected, source=str(files[-1]))
+    remember_inputs(wh, (LAYER, "base"), digest)
     if rejected.height:
         context.log.warning(f"{rejected.height} bad rows in {files[-1].name} not imported")
     yield dg.MaterializeResult(
         asset_key=ADDRESSES_KEY,
-        metadata={"addresses": addresses.height, "rejected_rows": rejected.height, "source_file": str(files[-1]), "rejected": markdown_table(rejected)},
+        metadata={"changed": True, "addresses": addresses.height, "rejected_rows": rejected.height, "source_file": str(files[-1]), "rejected": markdown_table(rejected)},
     )
     yield dg.MaterializeResult(asset_key=BUILDINGS_KEY, metadata={"buildings": buildings.height})
 

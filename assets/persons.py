@@ -30,9 +30,9 @@ def _silver_deps(systems) -> list[dg.AssetKey]:
 @dg.multi_asset(
     name="person_master",
     specs=[
-        dg.AssetSpec(PERSON_LINKS, skippable=True, deps=[LINKS_KEY, *_silver_deps(PERSON_SYSTEMS)], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
-        dg.AssetSpec(GOLDEN_PERSONS, skippable=True, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),
-        dg.AssetSpec(HOUSEHOLDS, skippable=True, deps=[GOLDEN_PERSONS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="households and the room they live in (人房关联)"),
+        dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(PERSON_SYSTEMS)], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
+        dg.AssetSpec(GOLDEN_PERSONS, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),
+        dg.AssetSpec(HOUSEHOLDS, deps=[GOLDEN_PERSONS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="households and the room they live in (人房关联)"),
     ],
     check_specs=[
         dg.AssetCheckSpec("every_person_record_linked", asset=PERSON_LINKS, blocking=True, description="each person-bearing silver row has a person_id"),
@@ -45,6 +45,9 @@ def person_master(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     signature = input_signature(wh, PERSON_SYSTEMS)
     if unchanged_since_last_run(wh, ("person", "links"), signature):
         context.log.info("no new person-bearing batches and the same address links: persons unchanged")
+        # reported (unchanged) so that steps downstream in this run still do their own new work
+        for key in (PERSON_LINKS, GOLDEN_PERSONS, HOUSEHOLDS):
+            yield dg.MaterializeResult(asset_key=key, metadata={"changed": False})
     else:
         records = collect_person_records(wh, all_specs())
         links = resolve_persons(records)
@@ -80,8 +83,8 @@ def person_master(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 @dg.multi_asset(
     name="business_master",
     specs=[
-        dg.AssetSpec(BUSINESSES, skippable=True, deps=[LINKS_KEY, *_silver_deps(["shichang", "chengguan", "xiaofang"])], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one record per business/premises across market regulation, city management and fire"),
-        dg.AssetSpec(INSPECTIONS, skippable=True, deps=[BUSINESSES], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="every inspection linked to its business (最多查一次)"),
+        dg.AssetSpec(BUSINESSES, deps=[LINKS_KEY, *_silver_deps(["shichang", "chengguan", "xiaofang"])], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one record per business/premises across market regulation, city management and fire"),
+        dg.AssetSpec(INSPECTIONS, deps=[BUSINESSES], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="every inspection linked to its business (最多查一次)"),
     ],
 )
 def business_master(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -89,6 +92,8 @@ def business_master(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     signature = input_signature(wh, list(BUSINESS_SOURCES))
     if unchanged_since_last_run(wh, ("business", "golden"), signature):
         context.log.info("no new business or inspection batches and the same address links: businesses unchanged")
+        yield dg.MaterializeResult(asset_key=BUSINESSES, metadata={"changed": False})
+        yield dg.MaterializeResult(asset_key=INSPECTIONS, metadata={"changed": False})
         return
     records = collect_business_records(wh)
     links = resolve_businesses(records)

@@ -102,16 +102,16 @@ def describe(row: dict) -> str:
 
 
 # ------------------------------------------------------------------------------ publish
-def _current(wh: Warehouse, name: str, only: pl.DataFrame | None = None, keys: tuple[str, ...] = ()) -> tuple[pl.DataFrame | None, int | None]:
-    """The published table (or its rows with the keys of ``only``) and its version."""
+def _current(wh: Warehouse, name: str, only: pl.DataFrame | None = None, keys: tuple[str, ...] = ()) -> tuple[pl.LazyFrame | None, int | None]:
+    """The published table (or its rows with the keys of ``only``), lazily, and its version."""
     if not wh.exists("gold", "curated", name):
         return None, None
     version = wh.table("gold", "curated", name).version()
-    if only is None:
-        return wh.read("gold", "curated", name), version
     scan = wh.scan("gold", "curated", name)
     assert scan is not None
-    return scan.join(only.lazy().select(list(keys)), on=list(keys), how="semi").collect(), version
+    if only is None:
+        return scan, version
+    return scan.join(only.lazy().select(list(keys)), on=list(keys), how="semi"), version
 
 
 def publish(

@@ -47,23 +47,27 @@ def _row_hash(columns: list[str]) -> pl.Expr:
     return pl.struct(columns).hash(seed=7).alias(_HASH) if columns else pl.lit(0, pl.UInt64).alias(_HASH)
 
 
-def diff_by_key(current: pl.DataFrame | None, new: pl.DataFrame, keys: tuple[str, ...] | list[str]) -> tuple[pl.DataFrame, ChangeCounts]:
+def diff_by_key(current: pl.DataFrame | pl.LazyFrame | None, new: pl.DataFrame, keys: tuple[str, ...] | list[str]) -> tuple[pl.DataFrame, ChangeCounts]:
     """The change set that turns ``current`` into ``new``: upserted rows plus deleted keys (``_op``).
 
     ``new`` must be unique on ``keys``. Columns are compared after aligning ``new`` to the
-    published schema; a column added or dropped counts as a change of every row.
+    published schema; a column added or dropped counts as a change of every row. ``current``
+    may be a lazy scan: only its keys and one hash per row are materialised.
     """
     keys = list(keys)
-    if current is None or current.width == 0:
+    if current is None:
         return new.with_columns(pl.lit(UPSERT).alias(OP)), ChangeCounts(new.height, 0, 0)
-    new = align(new, current.schema)
+    schema = current.collect_schema() if isinstance(current, pl.LazyFrame) else current.schema
+    if len(schema) == 0:
+        return new.with_columns(pl.lit(UPSERT).alias(OP)), ChangeCounts(new.height, 0, 0)
+    new = align(new, schema)
     values = sorted(set(new.columns) - set(keys))
-    same_columns = set(current.columns) == set(new.columns)
-    cur = current.select(
+    same_columns = set(schema.names()) == set(new.columns)
+    cur = current.lazy().select(
         *keys,
         (_row_hash(values) if same_columns else pl.lit(None, pl.UInt64).alias(_HASH)).alias("_published"),
         pl.lit(True).alias("_present"),
-    )
+    ).collect(engine="streaming")
     joined = new.with_columns(_row_hash(values)).join(cur, on=keys, how="left", nulls_equal=True)
     inserts = joined.filter(pl.col("_present").is_null())
     updates = joined.filter(pl.col("_present") & (pl.col("_published").is_null() | (pl.col(_HASH) != pl.col("_published"))))

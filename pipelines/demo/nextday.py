@@ -58,6 +58,8 @@ def next_day(data: Path, share: float = 0.01, seed: int = 1) -> NextDay:
         (pl.col("姓名").str.slice(0, 1) + pl.lit("小宝")).alias("姓名"),
         pl.lit(day.strftime("%Y%m%d")).alias("出生日期"),
         pl.lit("子").alias("与户主关系"),
+        # the sex the ID encodes (17th digit odd: male), as the register writes it
+        pl.Series("性别", ["男" if int(f[-1]) % 2 else "女" for f in first17]),
     )
     delivery = pl.concat([moved, rephoned, babies])
     gongan_file = landing / "gongan" / f"gongan_hjrk_{day + timedelta(days=1):%Y%m%d}_增量.csv"
