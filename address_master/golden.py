@@ -1,7 +1,7 @@
 """Golden persons, households and person–room links (人房关联), with the flags downstream needs.
 
 Survivorship is field by field: identity fields (name, ID, birth date, sex) come from the most
-authoritative system that has them (:data:`AUTHORITY`, police register first); contact and
+authoritative system that has them (each spec's ``identity_rank``, police register first); contact and
 living fields (phone, room, living status) from the most recently delivered record. Every golden
 field carries the system it came from in ``<field>_source``.
 """
@@ -12,15 +12,16 @@ from datetime import date
 
 import polars as pl
 
-from address_master.person_records import AUTHORITY
+from address_master.person_records import authority
 from address_master.persons import prepare_records
+from pipelines.sources import all_specs
 
 IDENTITY_FIELDS = {"name": "name", "id_number": "id18", "birth_date": "birth", "sex": "sex_norm"}
 RECENT_FIELDS = {"phone": "phone", "address_id": "room_key", "building_id": "building_key", "living_status": "living_status"}
 
 
-def _rank() -> pl.Expr:
-    return pl.col("source").replace_strict(AUTHORITY, list(range(len(AUTHORITY))), default=len(AUTHORITY), return_dtype=pl.Int32)
+def _rank(order: list[str]) -> pl.Expr:
+    return pl.col("source").replace_strict(order, list(range(len(order))), default=len(order), return_dtype=pl.Int32)
 
 
 def _survivor(frame: pl.DataFrame, column: str, out: str, by: list[pl.Expr], descending: list[bool]) -> pl.DataFrame:
@@ -33,12 +34,15 @@ def _survivor(frame: pl.DataFrame, column: str, out: str, by: list[pl.Expr], des
     )
 
 
-def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | None = None) -> pl.DataFrame:
-    """One row per person: surviving fields with their sources, and derived flags."""
+def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | None = None, order: list[str] | None = None) -> pl.DataFrame:
+    """One row per person: surviving fields with their sources, and derived flags.
+
+    ``order``: systems by authority for identity fields (default: the specs' ``identity_rank``)."""
     as_of = as_of or date.today()
+    order = order if order is not None else authority(all_specs())
     rec = prepare_records(records).join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
     rec = rec.with_columns(
-        _rank().alias("_rank"),
+        _rank(order).alias("_rank"),
         # only IDs that placed their record count: a valid ID the resolver set aside (someone
         # else's number typed into this row) is not this person's
         pl.when(pl.col("id_valid") & (pl.col("rule") == "id")).then(pl.col("id18")).alias("id18"),

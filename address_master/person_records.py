@@ -1,8 +1,8 @@
 """Person-bearing silver rows → the records person resolution compares.
 
 Which canonical fields carry a person's name, ID, birth date and sex differs per system, and one
-row may describe two people (a birth record names the mother and the baby); :data:`PERSON_FIELDS`
-says so, as data: one entry per (system, role). Places come from the address links: the linked
+row may describe two people (a birth record names the mother and the baby); each spec's
+``persons`` says so, as data: one entry per (system, role). Places come from the address links: the linked
 ``address_id`` is the room, ``building_id`` the building.
 """
 
@@ -11,24 +11,25 @@ from __future__ import annotations
 import polars as pl
 
 from address_master.store import LAYER, LINKS
-from pipelines.sources.spec import SourceSpec
+from pipelines.sources.spec import PersonRole, SourceSpec
 from warehouse.storage import Warehouse
 
-# (system, role) → (name, id_number, birth_date, sex, address column); None where absent.
-# The role "person" is the row's main subject; other roles get ":<role>" in their record_id.
-PERSON_FIELDS: dict[tuple[str, str], tuple[str, str | None, str | None, str | None, str]] = {
-    ("gongan", "person"): ("name", "id_number", "birth_date", "sex", "address"),
-    ("minzheng", "person"): ("name", "id_number", None, None, "address"),
-    ("canlian", "person"): ("name", "id_number", None, "sex", "address"),
-    ("laoling", "person"): ("name", "id_number", None, "sex", "address"),
-    ("renshe", "person"): ("name", "id_number", "birth_date", "sex", "address"),
-    ("qitui", "person"): ("name", "id_number", None, "sex", "address"),
-    ("jisheng", "person"): ("mother_name", "mother_id_number", None, None, "address"),  # the mother
-    ("jisheng", "child"): ("child_name", None, "child_birth_date", "child_sex", "address"),  # the baby
-}
-PERSON_SYSTEMS = list(dict.fromkeys(system for system, _ in PERSON_FIELDS))
-# Field-level survivorship: who is the authority for what (earlier = more authoritative).
-AUTHORITY = ["gongan", "renshe", "qitui", "laoling", "canlian", "minzheng", "jisheng"]
+
+
+def person_fields(specs: dict[str, SourceSpec]) -> dict[tuple[str, str], PersonRole]:
+    """(system, role) → the fields naming that person, from every person-bearing spec."""
+    return {(system, p.role): p for system, spec in specs.items() for p in spec.persons}
+
+
+def person_systems(specs: dict[str, SourceSpec]) -> list[str]:
+    return [system for system, spec in specs.items() if spec.persons]
+
+
+def authority(specs: dict[str, SourceSpec]) -> list[str]:
+    """Person-bearing systems, most authoritative for identity fields first (field-level survivorship)."""
+    return sorted(person_systems(specs), key=lambda s: (specs[s].identity_rank, s))
+
+
 EXTRA = ["phone", "household_no", "relation_to_head", "living_status", "disability_type", "disability_grade", "assistance_type", "retirement_date", "employment_status"]
 
 
@@ -41,7 +42,8 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
     """One row per person-bearing silver row, with the person fields under common names."""
     links = wh.scan(LAYER, *LINKS)
     frames = []
-    for (system, role), (name, id_col, birth, sex, address) in PERSON_FIELDS.items():
+    for (system, role), person in person_fields(specs).items():
+        name, id_col, birth, sex, address = person.name, person.id_number, person.birth_date, person.sex, person.address
         spec = specs.get(system)
         scan = wh.scan("silver", system, spec.table) if spec else None
         if scan is None:
@@ -79,7 +81,7 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
 def count_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> int:
     """How many person records the silver tables hold (one per row and role)."""
     total = 0
-    for system, _role in PERSON_FIELDS:
+    for system, _role in person_fields(specs):
         spec = specs.get(system)
         scan = wh.scan("silver", system, spec.table) if spec else None
         if scan is not None:

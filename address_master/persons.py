@@ -260,11 +260,14 @@ def place_keys_from_text(addresses: pl.Series) -> pl.DataFrame:
     """Room and building keys from raw address text (when no address base is at hand)."""
     from address_master.parse import parse_frame
 
-    parsed = parse_frame(pl.DataFrame({"a": addresses}, schema={"a": pl.String}), "a")
+    frame = pl.DataFrame({"a": addresses}, schema={"a": pl.String})
+    distinct = frame.unique("a")  # family members share an address: parse each text once
+    parsed = parse_frame(distinct, "a").with_columns(distinct["a"])
     street = pl.coalesce(pl.concat_str([pl.col("road"), pl.col("road_no")], separator="|"), pl.col("compound"))
     building = pl.when(street.is_not_null()).then(pl.concat_str([street, pl.col("building").fill_null("-")], separator="|"))
     room = pl.when(pl.col("room").is_not_null()).then(pl.concat_str([building, pl.col("unit").fill_null("-"), pl.col("room")], separator="|"))
-    return parsed.select(room.alias("room_key"), building.alias("building_key"))
+    keys = parsed.select("a", room.alias("room_key"), building.alias("building_key"))
+    return frame.join(keys, on="a", how="left", nulls_equal=True, maintain_order="left").select("room_key", "building_key")
 
 
 __all__ = ["resolve_persons", "prepare_records", "pairwise_scores", "place_keys_from_text", "stable_ids", "WEIGHTS", "ACCEPT", "MARGIN"]

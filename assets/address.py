@@ -57,52 +57,58 @@ def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     yield dg.MaterializeResult(asset_key=BUILDINGS_KEY, metadata={"buildings": buildings.height})
 
 
-@dg.multi_asset(
-    name="address_links",
-    specs=[
-        dg.AssetSpec(
-            LINKS_KEY,
-            deps=[ADDRESSES_KEY, *[silver_key(s) for s in all_specs().values()]],
-            group_name="address_master",
-            kinds={"delta", "polars"},
-            automation_condition=EAGER,
-            description="addresses__matched: every address column of every silver row → address_id, building_id, score, method",
-        ),
-        dg.AssetSpec(QUEUE_KEY, deps=[ADDRESSES_KEY, LINKS_KEY], group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="address texts waiting for a data officer, with top candidates"),
-    ],
-    check_specs=[dg.AssetCheckSpec("every_address_linked", asset=LINKS_KEY, blocking=True, description="one link row per silver address value")],
-)
-def address_links(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    wh = warehouse.get()
-    specs = list(all_specs().values())
-    refreshed = refresh_links(wh, specs)
-    queue = refreshed.queue
-    total_links = count_rows(wh, LAYER, *LINKS)
-    expected = count_address_values(wh, specs)
-    by_decision = refreshed.by_decision.sort("len", descending=True)
-    accepted = int(by_decision.filter(pl.col("decision") == "accept")["len"].sum())
-    context.log.info(f"{refreshed.reason}: linked {refreshed.linked} address values ({refreshed.texts} distinct texts)")
-    yield dg.MaterializeResult(
-        asset_key=LINKS_KEY,
-        metadata={
-            "linked_this_run": refreshed.linked,
-            "address_values": total_links,
-            "full_relink": refreshed.full,
-            "why": refreshed.reason,
-            "match_rate_this_run": accepted / refreshed.linked if refreshed.linked else 1.0,
-            "by_decision": markdown_table(by_decision),
-        },
+def address_links_asset() -> dg.AssetsDefinition:
+    """The links asset, depending on the silver table of every system known when it is built."""
+
+    @dg.multi_asset(
+        name="address_links",
+        specs=[
+            dg.AssetSpec(
+                LINKS_KEY,
+                deps=[ADDRESSES_KEY, *[silver_key(s) for s in all_specs().values()]],
+                group_name="address_master",
+                kinds={"delta", "polars"},
+                automation_condition=EAGER,
+                description="addresses__matched: every address column of every silver row → address_id, building_id, score, method",
+            ),
+            dg.AssetSpec(QUEUE_KEY, deps=[ADDRESSES_KEY, LINKS_KEY], group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="address texts waiting for a data officer, with top candidates"),
+        ],
+        check_specs=[dg.AssetCheckSpec("every_address_linked", asset=LINKS_KEY, blocking=True, description="one link row per silver address value")],
     )
-    yield dg.MaterializeResult(asset_key=QUEUE_KEY, metadata={"texts_to_review": queue.height, "records_waiting": int(queue["records"].sum() or 0) if queue.height else 0})
-    yield dg.AssetCheckResult(
-        check_name="every_address_linked",
-        asset_key=LINKS_KEY,
-        passed=total_links == expected,
-        description=f"{total_links} links for {expected} silver address values",
-    )
+    def address_links(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        wh = warehouse.get()
+        specs = list(all_specs().values())
+        refreshed = refresh_links(wh, specs)
+        queue = refreshed.queue
+        total_links = count_rows(wh, LAYER, *LINKS)
+        expected = count_address_values(wh, specs)
+        by_decision = refreshed.by_decision.sort("len", descending=True)
+        accepted = int(by_decision.filter(pl.col("decision") == "accept")["len"].sum())
+        context.log.info(f"{refreshed.reason}: linked {refreshed.linked} address values ({refreshed.texts} distinct texts)")
+        yield dg.MaterializeResult(
+            asset_key=LINKS_KEY,
+            metadata={
+                "linked_this_run": refreshed.linked,
+                "address_values": total_links,
+                "full_relink": refreshed.full,
+                "why": refreshed.reason,
+                "match_rate_this_run": accepted / refreshed.linked if refreshed.linked else 1.0,
+                "by_decision": markdown_table(by_decision),
+            },
+        )
+        yield dg.MaterializeResult(asset_key=QUEUE_KEY, metadata={"texts_to_review": queue.height, "records_waiting": int(queue["records"].sum() or 0) if queue.height else 0})
+        yield dg.AssetCheckResult(
+            check_name="every_address_linked",
+            asset_key=LINKS_KEY,
+            passed=total_links == expected,
+            description=f"{total_links} links for {expected} silver address values",
+        )
+
+    return address_links
 
 
-ADDRESS_ASSETS = [address_base, address_links]
+def address_assets() -> list[dg.AssetsDefinition]:
+    return [address_base, address_links_asset()]
 
 address_base_sensor = folder_sensor(
     "landing_address_base", BASE_FOLDER, "*.csv", [ADDRESSES_KEY, BUILDINGS_KEY],

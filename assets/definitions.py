@@ -7,46 +7,53 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.address import ADDRESS_ASSETS, address_base_sensor
+from assets.address import address_assets, address_base_sensor
 from assets.automation import automation_sensor
-from assets.gold import GOLD_ASSETS
+from assets.gold import gold_assets
 from assets.notify import NOTIFY_SENSORS
-from assets.persons import PERSON_ASSETS
+from assets.persons import person_assets
 from assets.resources import resources_from_env
 from assets.sources import bronze_asset, conservation_check, landing_sensor, silver_asset
 from pipelines.sources import all_specs
 
-SPECS = list(all_specs().values())
-ASSETS = [a for spec in SPECS for a in (bronze_asset(spec), silver_asset(spec))] + ADDRESS_ASSETS + PERSON_ASSETS + GOLD_ASSETS
-CHECKS = [conservation_check(spec) for spec in SPECS]
+def assets_and_checks() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    """Every asset and standalone check, for the source systems known now."""
+    specs = list(all_specs().values())
+    assets = [a for spec in specs for a in (bronze_asset(spec), silver_asset(spec))] + address_assets() + person_assets() + gold_assets()
+    return assets, [conservation_check(spec) for spec in specs]
 
-everything = dg.define_asset_job("everything", selection=dg.AssetSelection.all(), description="every asset, end to end")
 
-ingest_all = dg.define_asset_job(
-    "ingest_all",
-    selection=dg.AssetSelection.groups("bronze", "silver", "quarantine"),
-    description="bronze → silver/quarantine for every departmental system",
-)
+def build_definitions() -> dg.Definitions:
+    """The code location: every source folder's assets, checks and sensor, the masters, gold."""
+    assets, checks = assets_and_checks()
+    everything = dg.define_asset_job("everything", selection=dg.AssetSelection.all(), description="every asset, end to end")
+    ingest_all = dg.define_asset_job(
+        "ingest_all",
+        selection=dg.AssetSelection.groups("bronze", "silver", "quarantine"),
+        description="bronze → silver/quarantine for every departmental system",
+    )
+    daily_ingest = dg.ScheduleDefinition(
+        name="daily_ingest",
+        job=ingest_all,
+        cron_schedule="0 2 * * *",
+        execution_timezone="Asia/Shanghai",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="nightly catch-up of every landing folder (automation carries it on to gold)",
+    )
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS],
+        jobs=[ingest_all, everything],
+        schedules=[daily_ingest],
+        resources=resources_from_env(),
+        # independent steps run in parallel processes (one per core); each step's memory is its own
+        executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+    )
 
-daily_ingest = dg.ScheduleDefinition(
-    name="daily_ingest",
-    job=ingest_all,
-    cron_schedule="0 2 * * *",
-    execution_timezone="Asia/Shanghai",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="nightly catch-up of every landing folder (automation carries it on to gold)",
-)
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    sensors=[*(landing_sensor(spec) for spec in SPECS), address_base_sensor, automation_sensor, *NOTIFY_SENSORS],
-    jobs=[ingest_all, everything],
-    schedules=[daily_ingest],
-    resources=resources_from_env(),
-    # independent steps run in parallel processes (one per core); each step's memory is its own
-    executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
-)
+defs = build_definitions()
+ASSETS, CHECKS = assets_and_checks()
 
 
 def everything_job() -> dg.JobDefinition:

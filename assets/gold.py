@@ -10,7 +10,7 @@ import dagster as dg
 from assets.automation import AFTER_GATES
 from assets.resources import QualityResource, WarehouseResource
 from assets.sources import silver_key
-from pipelines.sources import all_specs
+from pipelines.sources import all_specs, feeders
 from quality.gate import curate_table
 from quality.report import write_report
 from warehouse.registry import GOLD, TableSpec
@@ -26,7 +26,7 @@ def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
-        deps=[dg.AssetKey(list(p)) for p in spec.input_paths()] + [silver_key(specs[s]) for s in spec.sources if s in specs],
+        deps=[dg.AssetKey(list(p)) for p in spec.input_paths()] + [silver_key(specs[s]) for s in feeders(spec.name)],
         group_name="gold",
         kinds={"delta", "polars"},
         description=f"{spec.label}: {spec.description}. Keys: {', '.join(spec.keys)}.",
@@ -61,4 +61,5 @@ def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
     return _gold
 
 
-GOLD_ASSETS = [gold_asset(spec) for spec in GOLD]
+def gold_assets() -> list[dg.AssetsDefinition]:
+    return [gold_asset(spec) for spec in GOLD]

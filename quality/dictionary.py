@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.sources import feeders
 from warehouse.registry import GOLD
 from warehouse.storage import Warehouse
 
@@ -22,8 +23,8 @@ def data_dictionary(wh: Warehouse) -> str:
     for spec in GOLD:
         lines += [f"## `gold/curated/{spec.name}` — {spec.label}", "", spec.description + ".", ""]
         lines += [f"- keys: `{', '.join(spec.keys)}`", f"- lineage: `{', '.join(spec.lineage)}`"]
-        if spec.sources:
-            lines.append(f"- built from: {', '.join(spec.sources)} (and the address / person masters)")
+        if feeders(spec.name):
+            lines.append(f"- built from: {', '.join(feeders(spec.name))} (and the address / person masters)")
         lines.append("")
         if not wh.exists("gold", "curated", spec.name):
             lines += ["_not published in this warehouse yet_", ""]

@@ -21,7 +21,7 @@ import polars as pl
 
 from pipelines.gold import BUILDERS, BY_BATCH
 from pipelines.ingest import BATCHES_TABLE
-from pipelines.sources import all_specs
+from pipelines.sources import all_specs, feeders
 from pipelines.sources.spec import SourceSpec
 from quality.gx_run import RESULTS, keep_results, run_suite
 from quality.suites import RESULT_SCHEMA, gold_row_suite, gold_table_rules, silver_suite
@@ -137,7 +137,7 @@ def publish(
     results_frame = pl.concat(results)
     keep_results(wh, results_frame)
     reasons = [describe(r) for r in results_frame.filter(~pl.col("success")).iter_rows(named=True)]
-    for system in spec.sources:
+    for system in feeders(spec.name):
         reasons += [f"source {system} failed: {why}" for why in failures_by_source.get(system, [])]
     if reasons:
         return Outcome(spec.name, frame.height, False, False, version, reasons, counts), results_frame
@@ -218,10 +218,11 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
 
     Tables built straight from one source's rows (:data:`pipelines.gold.BY_BATCH`) are built
     from the batches they do not include yet, unless the address links were recomputed since."""
-    failures = source_failures(wh, spec.sources, run_id)
+    sources = feeders(spec.name)
+    failures = source_failures(wh, sources, run_id)
     inputs = _link_inputs(wh)
     batches = _new_batches(wh, spec, inputs)
-    if batches == [] and not any(failures.get(s) for s in spec.sources):
+    if batches == [] and not any(failures.get(s) for s in sources):
         _, version = _current(wh, spec.name)
         rows = wh.table("gold", "curated", spec.name).count() if version is not None else 0
         outcome = Outcome(spec.name, rows, True, False, version, [])
@@ -230,7 +231,7 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
     try:
         frame = BUILDERS[spec.name](wh, batches) if batches is not None else BUILDERS[spec.name](wh)
     except (pl.exceptions.PolarsError, KeyError) as err:  # an input table is missing or empty
-        blocked = [f"source {s} failed: {w}" for s in spec.sources for w in failures.get(s, [])]
+        blocked = [f"source {s} failed: {w}" for s in sources for w in failures.get(s, [])]
         _, version = _current(wh, spec.name)
         outcome = Outcome(spec.name, 0, False, False, version, [*blocked, f"cannot build from its inputs: {str(err).splitlines()[0]}"])
     else:

@@ -44,7 +44,6 @@ class TableSpec:
     lineage: tuple[str, ...] = ("source_system", "batch_id", "source_row")
     divisions: bool = True  # carries the five division code columns
     rules: dict[str, dict] = field(default_factory=dict)  # hand-written expectations by column
-    sources: tuple[str, ...] = ()  # source systems whose latest batch must pass its suite first
     inputs: tuple[str, ...] = ()  # master tables it is built from ("layer/system/table"), besides its sources' silver
 
     def input_paths(self) -> list[tuple[str, ...]]:
@@ -63,11 +62,11 @@ class TableSpec:
 GOLD = [
     TableSpec("persons", "人口（一人一档）", "one row per resolved person: surviving fields and their sources, derived flags",
               keys=("person_id",), required=("person_id",), lineage=("systems", "records"),
-              rules={"id_number": {"valid_id": 1.0}, "age": {"between": (0, 120)}, "sex": {"in_set": ["男", "女"]}}, sources=("gongan", "minzheng", "canlian", "laoling", "renshe", "qitui", "jisheng"),
+              rules={"id_number": {"valid_id": 1.0}, "age": {"between": (0, 120)}, "sex": {"in_set": ["男", "女"]}},
               inputs=("person/golden/persons", "address/base/addresses")),
     TableSpec("households", "家庭户（人房关联）", "households and the room they live in",
               keys=("household_key",), required=("household_key", "members"), lineage=("household_no",),
-              rules={"members": {"between": (1, 20)}}, sources=("gongan",),
+              rules={"members": {"between": (1, 20)}},
               inputs=("person/golden/households", "address/base/addresses")),
     TableSpec("addresses", "标准地址", "the unified address base with all five levels",
               keys=("address_id",), required=("address_id", "building_id", "road"), lineage=("source_file",),
@@ -76,33 +75,33 @@ GOLD = [
               inputs=("address/base/buildings",)),
     TableSpec("businesses", "市场主体与经营场所", "one record per business/premises with its inspections counted",
               keys=("business_id",), required=("business_id", "business_name"), lineage=("systems",),
-              rules={"credit_code": {"valid_credit": 0.98}, "registered_capital": {"between": (0, 1e7)}}, sources=("shichang", "chengguan", "xiaofang"),
+              rules={"credit_code": {"valid_credit": 0.98}, "registered_capital": {"between": (0, 1e7)}},
               inputs=("business/golden/businesses", "address/base/addresses")),
     TableSpec("welfare", "社会救助（按月）", "低保/低边/特困 payments by month and person",
               keys=("person_id", "payment_month", "assistance_type"), required=("person_id", "assistance_type"),
-              rules={"monthly_amount": {"between": (0, 50000)}, "assistance_type": {"in_set": ["低保", "低边", "特困"]}}, sources=("minzheng",),
+              rules={"monthly_amount": {"between": (0, 50000)}, "assistance_type": {"in_set": ["低保", "低边", "特困"]}},
               inputs=("address/links/address_links", "address/base/addresses", "person/links/person_links")),
     TableSpec("disability", "残疾人", "disability certificates by person", keys=("person_id", "disability_cert_no"),
               required=("person_id", "disability_cert_no"),
-              rules={"disability_grade": {"in_set": ["一级", "二级", "三级", "四级"]}}, sources=("canlian",),
+              rules={"disability_grade": {"in_set": ["一级", "二级", "三级", "四级"]}},
               inputs=("address/links/address_links", "address/base/addresses", "person/links/person_links")),
     TableSpec("elderly", "老年人", "residents aged 60+, living situation and 高龄津贴", keys=("person_id",),
-              required=("person_id", "age"), lineage=("systems", "records"), rules={"age": {"between": (60, 120)}}, sources=("laoling", "gongan"),
+              required=("person_id", "age"), lineage=("systems", "records"), rules={"age": {"between": (60, 120)}},
               inputs=("person/golden/persons", "address/base/addresses", "address/links/address_links", "person/links/person_links")),
     TableSpec("retirees", "企业退休人员", "enterprise retirees and pensions", keys=("person_id",), required=("person_id",),
-              rules={"monthly_pension": {"between": (0, 100000)}}, sources=("qitui",),
+              rules={"monthly_pension": {"between": (0, 100000)}},
               inputs=("address/links/address_links", "address/base/addresses", "person/links/person_links")),
     TableSpec("inspections", "检查记录", "city-management and fire inspections linked to their business",
-              keys=("record_id",), required=("record_id", "business_id", "inspection_date"), lineage=("record_id",), sources=("chengguan", "xiaofang"),
+              keys=("record_id",), required=("record_id", "business_id", "inspection_date"), lineage=("record_id",),
               inputs=("business/links/inspections", "address/base/addresses")),
     TableSpec("grid_events", "网格事件", "grid events with their resolved address", keys=("event_id",),
-              required=("event_id", "reported_at"), sources=("zongzhi",),
+              required=("event_id", "reported_at"),
               inputs=("address/links/address_links", "address/base/addresses")),
     TableSpec("weather_warnings", "气象预警", "weather warnings by area", keys=("warning_id",), required=("warning_id", "warning_level"),
-              rules={"warning_level": {"in_set": ["蓝色", "黄色", "橙色", "红色"]}}, sources=("qixiang",),
+              rules={"warning_level": {"in_set": ["蓝色", "黄色", "橙色", "红色"]}},
               inputs=()),
     TableSpec("power_daily", "居民日用电量", "daily kWh per power account and address", keys=("power_account_no", "reading_date"),
-              required=("power_account_no", "reading_date", "kwh"), rules={"kwh": {"between": (0, 500)}}, sources=("dianli",),
+              required=("power_account_no", "reading_date", "kwh"), rules={"kwh": {"between": (0, 500)}},
               inputs=("address/links/address_links", "address/base/addresses")),
 ]
 GOLD_BY_NAME = {t.name: t for t in GOLD}

@@ -19,8 +19,9 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-from pipelines.demo.exports import EXPORTS, ExportContext, export_dianli
+from pipelines.demo.kit import ExportContext
 from pipelines.demo.population import build_population
+from pipelines.sources import demo_exports
 
 BASE_COLUMNS = ["address_id", "division_code", "road", "road_no", "compound", "building", "unit", "room", "full_text"]
 
@@ -53,27 +54,25 @@ def generate(
     for sub in ("landing", "truth"):
         shutil.rmtree(out / sub, ignore_errors=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
-    steps = tqdm(total=len(EXPORTS) + 3, desc="generating", unit="step", disable=not progress)
+    exports = demo_exports()  # each system's own demo export (pipelines/sources/<system>/demo.py)
+    steps = tqdm(total=len(exports) + 2, desc="generating", unit="step", disable=not progress)
 
     steps.set_postfix_str("population")
     pop = build_population(seed, district, persons)
     steps.update()
-    ctx = ExportContext(pop=pop, landing=out / "landing", seed=seed, noise=noise, power_days=power_days)
+    ctx = ExportContext(pop=pop, landing=out / "landing", seed=seed, noise=noise, power_days=power_days, truth=out / "truth")
 
     truths = []
-    for export in EXPORTS:
-        steps.set_postfix_str(export.__name__.removeprefix("export_"))
-        truths.append(export(ctx))
+    for system, export in exports.items():
+        steps.set_postfix_str(system)
+        truth = export(ctx)
+        if truth is not None:
+            truths.append(truth)
         steps.update()
-    steps.set_postfix_str("dianli")
-    accounts, missing = export_dianli(ctx)
-    steps.update()
 
     steps.set_postfix_str("truth")
     records = pl.concat(truths)
     records.write_parquet(out / "truth" / "records.parquet")
-    accounts.write_parquet(out / "truth" / "dianli_accounts.parquet")
-    missing.write_parquet(out / "truth" / "dianli_missing.parquet")
     pop.persons.write_parquet(out / "truth" / "persons.parquet")
     pop.businesses.write_parquet(out / "truth" / "businesses.parquet")
     pop.addresses.write_parquet(out / "truth" / "addresses.parquet")
@@ -95,7 +94,6 @@ def generate(
     for system_dir in sorted((out / "landing").iterdir()):
         summary.files[system_dir.name] = sorted(p.name for p in system_dir.iterdir())
     counts = records.group_by("system").len()
-    summary.records = dict(zip(counts["system"].to_list(), counts["len"].to_list()))
-    summary.records["dianli"] = accounts.height * power_days
+    summary.records = {**dict(zip(counts["system"].to_list(), counts["len"].to_list())), **ctx.counts}
     summary.records["address_base"] = pop.addresses.height
     return summary

@@ -54,6 +54,20 @@ Format = CsvFormat | XlsxFormat | JsonLinesFormat | JsonFormat | XmlFormat | Par
 
 
 @dataclass(frozen=True)
+class PersonRole:
+    """A person a row describes, by canonical field (None where the system does not say).
+
+    ``role`` "person" is the row's main subject; a birth record also names the "child"."""
+
+    role: str
+    name: str
+    id_number: str | None = None
+    birth_date: str | None = None
+    sex: str | None = None
+    address: str = "address"
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One departmental system's delivery: file format, column mapping, required fields."""
 
@@ -69,10 +83,18 @@ class SourceSpec:
     cadence_days: int = 1  # expected delivery interval, for freshness checks
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    persons: tuple[PersonRole, ...] = ()  # person-bearing: the persons a row describes (person master)
+    identity_rank: int = 99  # authority for names, IDs, birth dates and sex (lower wins; police register 0)
+    feeds: tuple[str, ...] = ()  # curated tables built from this system (its batches are audited before they publish)
 
     def __post_init__(self) -> None:
         for canonical in set(self.columns.values()) | set(self.required):
             catalog_field(canonical)  # raises with a clear message on a typo
+        for person in self.persons:
+            named = [f for f in (person.name, person.id_number, person.birth_date, person.sex, person.address) if f]
+            unknown = [f for f in named if f not in self.columns.values()]
+            if unknown:
+                raise ValueError(f"{self.system}: person role '{person.role}' names fields with no source column: {unknown}")
         missing = set(self.required) - set(self.columns.values())
         if missing:
             raise ValueError(f"{self.system}: required fields {sorted(missing)} have no source column")

@@ -1,6 +1,6 @@
 """民政 — civil affairs: 低保/低边/特困 families and their monthly payments, XLSX report layout."""
 
-from pipelines.sources.spec import SourceSpec, XlsxFormat
+from pipelines.sources.spec import PersonRole, SourceSpec, XlsxFormat
 
 SPEC = SourceSpec(
     system="minzheng",
@@ -25,4 +25,7 @@ SPEC = SourceSpec(
     ignored=("序号",),
     cadence_days=31,
     description="低保、低边、特困供养家庭（户主）及当月救助金发放。",
+    persons=(PersonRole("person", "name", id_number="id_number"),),
+    identity_rank=5,
+    feeds=("persons", "welfare"),
 )

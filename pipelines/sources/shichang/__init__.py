@@ -23,4 +23,5 @@ SPEC = SourceSpec(
     required=("business_name", "credit_code"),
     cadence_days=1,
     description="市场主体登记信息：统一社会信用代码、注册资本（万元）、营业期限。",
+    feeds=("businesses",),
 )

@@ -1,6 +1,6 @@
 """企退 — enterprise retirees: pensions; older records still carry 15-digit IDs, GBK CSV."""
 
-from pipelines.sources.spec import CsvFormat, SourceSpec
+from pipelines.sources.spec import PersonRole, CsvFormat, SourceSpec
 
 SPEC = SourceSpec(
     system="qitui",
@@ -22,4 +22,7 @@ SPEC = SourceSpec(
     required=("name",),
     cadence_days=31,
     description="企业退休人员社会化管理名册与养老金。",
+    persons=(PersonRole("person", "name", id_number="id_number", sex="sex"),),
+    identity_rank=2,
+    feeds=("persons", "retirees"),
 )

@@ -21,4 +21,5 @@ SPEC = SourceSpec(
     required=("event_id", "reported_at"),
     cadence_days=1,
     description="网格员上报事件：类别、描述、地点（自由文本）。",
+    feeds=("grid_events",),
 )

@@ -22,4 +22,5 @@ SPEC = SourceSpec(
     required=("warning_id", "division_code", "warning_level"),
     cadence_days=1,
     description="气象灾害预警信号（按行政区划代码发布）。",
+    feeds=("weather_warnings",),
 )

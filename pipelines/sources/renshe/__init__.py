@@ -1,6 +1,6 @@
 """人社 — human resources & social security: employment and insurance, JSON lines with pinyin keys."""
 
-from pipelines.sources.spec import JsonLinesFormat, SourceSpec
+from pipelines.sources.spec import PersonRole, JsonLinesFormat, SourceSpec
 
 SPEC = SourceSpec(
     system="renshe",
@@ -24,4 +24,7 @@ SPEC = SourceSpec(
     required=("name",),
     cadence_days=7,
     description="就业登记与社会保险参保状态。",
+    persons=(PersonRole("person", "name", id_number="id_number", birth_date="birth_date", sex="sex"),),
+    identity_rank=1,
+    feeds=("persons",),
 )

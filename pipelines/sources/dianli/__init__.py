@@ -19,4 +19,5 @@ SPEC = SourceSpec(
     required=("power_account_no", "reading_date", "kwh"),
     cadence_days=1,
     description="居民用户日用电量（国网营销系统），用于独居老人用电异常关怀。",
+    feeds=("power_daily",),
 )

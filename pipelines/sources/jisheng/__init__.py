@@ -1,6 +1,6 @@
 """计生/卫健 — health & family planning: births and mothers, CSV with 2021年3月5日 dates."""
 
-from pipelines.sources.spec import CsvFormat, SourceSpec
+from pipelines.sources.spec import PersonRole, CsvFormat, SourceSpec
 
 SPEC = SourceSpec(
     system="jisheng",
@@ -22,4 +22,7 @@ SPEC = SourceSpec(
     required=("mother_name", "child_birth_date"),
     cadence_days=7,
     description="出生医学证明登记：婴儿与母亲。",
+    persons=(PersonRole("person", "mother_name", id_number="mother_id_number"), PersonRole("child", "child_name", birth_date="child_birth_date", sex="child_sex"),),
+    identity_rank=6,
+    feeds=("persons",),
 )

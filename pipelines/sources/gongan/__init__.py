@@ -1,6 +1,6 @@
 """公安 户籍 — police household register: every registered resident, GBK CSV."""
 
-from pipelines.sources.spec import CsvFormat, SourceSpec
+from pipelines.sources.spec import PersonRole, CsvFormat, SourceSpec
 
 SPEC = SourceSpec(
     system="gongan",
@@ -24,4 +24,7 @@ SPEC = SourceSpec(
     required=("name", "id_number"),
     cadence_days=1,
     description="户籍人口，含户号、与户主关系、户籍地址与现住址。",
+    persons=(PersonRole("person", "name", id_number="id_number", birth_date="birth_date", sex="sex"),),
+    identity_rank=0,
+    feeds=("persons", "households", "elderly"),
 )

@@ -1,6 +1,6 @@
 """残联 — disabled persons' federation: disability certificates and subsidies, UTF-8 CSV with BOM."""
 
-from pipelines.sources.spec import CsvFormat, SourceSpec
+from pipelines.sources.spec import PersonRole, CsvFormat, SourceSpec
 
 SPEC = SourceSpec(
     system="canlian",
@@ -23,4 +23,7 @@ SPEC = SourceSpec(
     required=("name", "disability_cert_no"),
     cadence_days=31,
     description="残疾人证（身份证号+类别+等级）及两项补贴。",
+    persons=(PersonRole("person", "name", id_number="id_number", sex="sex"),),
+    identity_rank=4,
+    feeds=("persons", "disability"),
 )

@@ -1,6 +1,6 @@
 """老龄 — ageing office: older residents, living situation and 高龄津贴, XLSX."""
 
-from pipelines.sources.spec import SourceSpec, XlsxFormat
+from pipelines.sources.spec import PersonRole, SourceSpec, XlsxFormat
 
 SPEC = SourceSpec(
     system="laoling",
@@ -22,4 +22,7 @@ SPEC = SourceSpec(
     required=("name",),
     cadence_days=31,
     description="60 周岁以上老年人，独居/孤寡情况与高龄津贴。",
+    persons=(PersonRole("person", "name", id_number="id_number", sex="sex"),),
+    identity_rank=3,
+    feeds=("persons", "elderly"),
 )

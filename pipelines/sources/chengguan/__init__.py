@@ -22,4 +22,5 @@ SPEC = SourceSpec(
     required=("business_name", "inspection_date"),
     cadence_days=7,
     description="沿街商铺门前三包、占道经营等巡查记录。",
+    feeds=("businesses", "inspections"),
 )

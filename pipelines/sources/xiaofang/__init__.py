@@ -21,4 +21,5 @@ SPEC = SourceSpec(
     required=("business_name", "inspection_date"),
     cadence_days=7,
     description="九小场所、沿街商铺消防安全检查。",
+    feeds=("businesses", "inspections"),
 )
