@@ -24,23 +24,29 @@ def _rank(order: list[str]) -> pl.Expr:
     return pl.col("source").replace_strict(order, list(range(len(order))), default=len(order), return_dtype=pl.Int32)
 
 
-def _survivor(frame: pl.DataFrame, column: str, out: str, by: list[pl.Expr], descending: list[bool]) -> pl.DataFrame:
-    return (
-        frame.filter(pl.col(column).is_not_null())
-        # record_id last: two records equal on every criterion still give one answer every run
-        .sort([pl.col("person_id"), *by, pl.col("record_id")], descending=[False, *descending, False], nulls_last=True)
-        .unique("person_id", keep="first")
-        .select("person_id", pl.col(column).alias(out), pl.col("source").alias(f"{out}_source"))
+def _survivors(frame: pl.DataFrame, fields: dict[str, str], by: list[pl.Expr], descending: list[bool]) -> pl.DataFrame:
+    """Per person, each field's first non-null value in the given order, and the system it came from.
+
+    One sort for all the fields; record_id last: two records equal on every criterion still give
+    one answer every run."""
+    fields = {out: col for out, col in fields.items() if col in frame.columns}
+    ordered = frame.sort([pl.col("person_id"), *by, pl.col("record_id")], descending=[False, *descending, False], nulls_last=True)
+    return ordered.group_by("person_id", maintain_order=True).agg(
+        *[pl.col(col).drop_nulls().first().alias(out) for out, col in fields.items()],
+        *[pl.col("source").filter(pl.col(col).is_not_null()).first().alias(f"{out}_source") for out, col in fields.items()],
     )
 
 
-def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | None = None, order: list[str] | None = None) -> pl.DataFrame:
+def golden_persons(
+    records: pl.DataFrame, links: pl.DataFrame, as_of: date | None = None, order: list[str] | None = None, prepared: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per person: surviving fields with their sources, and derived flags.
 
-    ``order``: systems by authority for identity fields (default: the specs' ``identity_rank``)."""
+    ``order``: systems by authority for identity fields (default: the specs' ``identity_rank``);
+    ``prepared``: ``prepare_records(records)`` when the caller has it already."""
     as_of = as_of or date.today()
     order = order if order is not None else authority(all_specs())
-    rec = prepare_records(records).join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
+    rec = (prepared if prepared is not None else prepare_records(records)).join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
     rec = rec.with_columns(
         _rank(order).alias("_rank"),
         # only IDs that placed their record count: a valid ID the resolver set aside (someone
@@ -53,11 +59,8 @@ def golden_persons(records: pl.DataFrame, links: pl.DataFrame, as_of: date | Non
         pl.col("source").unique().sort().str.join(",").alias("systems"),
         pl.col("id18").drop_nulls().n_unique().alias("valid_ids"),
     )
-    for out, column in IDENTITY_FIELDS.items():
-        golden = golden.join(_survivor(rec, column, out, [pl.col("_rank"), pl.col("ingested_at")], [False, True]), on="person_id", how="left")
-    for out, column in RECENT_FIELDS.items():
-        if column in rec.columns:
-            golden = golden.join(_survivor(rec, column, out, [pl.col("ingested_at"), pl.col("_rank")], [True, False]), on="person_id", how="left")
+    golden = golden.join(_survivors(rec, IDENTITY_FIELDS, [pl.col("_rank"), pl.col("ingested_at")], [False, True]), on="person_id", how="left")
+    golden = golden.join(_survivors(rec, RECENT_FIELDS, [pl.col("ingested_at"), pl.col("_rank")], [True, False]), on="person_id", how="left")
     facts = rec.group_by("person_id").agg(
         (pl.col("source") == "gongan").any().alias("registered"),
         pl.col("household_no").filter(pl.col("source") == "gongan").first().alias("household_no"),

@@ -221,10 +221,12 @@ def _new_people(rec: pl.DataFrame) -> pl.DataFrame:
     return rec.select("_r", anchor.alias("anchor"), pl.lit("new").alias("rule"), pl.lit(0.5).alias("score"))
 
 
-def resolve_persons(records: pl.DataFrame) -> pl.DataFrame:
+def resolve_persons(records: pl.DataFrame, prepared: pl.DataFrame | None = None) -> pl.DataFrame:
     """Resolve person records (``RECORD_COLUMNS``) → one row per record, in input order:
-    record_id, person_id, rule (id | id_first17 | fuzzy | new), score."""
-    rec = prepare_records(records)
+    record_id, person_id, rule (id | id_first17 | fuzzy | new), score.
+
+    ``prepared``: ``prepare_records(records)`` when the caller has it already."""
+    rec = prepared if prepared is not None else prepare_records(records)
     placed = _id_rule(rec)
     placed = pl.concat([placed, _first17_rule(rec, placed)])
     rest = rec.join(placed, on="_r", how="anti")

@@ -8,7 +8,7 @@ from address_master.businesses import collect_business_records, golden_businesse
 from address_master.golden import golden_persons, households
 from address_master.person_records import collect_person_records, count_person_records, person_systems
 from address_master.store import input_signature, remember_inputs, unchanged_since_last_run
-from address_master.persons import resolve_persons
+from address_master.persons import prepare_records, resolve_persons
 from assets.address import LINKS_KEY
 from assets.automation import EAGER
 from assets.resources import WarehouseResource

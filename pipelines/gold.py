@@ -170,6 +170,40 @@ def build_power_daily(wh: Warehouse, batches: list[str] | None = None) -> pl.Dat
 # returns exactly the rows those batches add or replace (a later delivery wins).
 BY_BATCH: dict[str, str] = {"grid_events": "zongzhi", "weather_warnings": "qixiang", "power_daily": "dianli"}
 
+CHUNK_ROWS = 3_000_000
+
+
+def build_by_batches(wh: Warehouse, name: str) -> pl.DataFrame:
+    """A whole by-batch table, built a few batches at a time (the joins of 12 M readings at once
+    need several times the table's own memory), then the latest delivery of each key kept."""
+    system = BY_BATCH[name]
+    batches = wh.read("silver", system, "_batches")
+    if batches.height == 0:
+        return BUILDERS[name](wh)
+    sizes = batches.group_by("batch_id").agg(pl.col("silver_rows").sum()).sort("batch_id")
+    groups: list[list[str]] = [[]]
+    total = 0
+    for batch_id, rows in sizes.iter_rows():  # one step per batch, not per row
+        if groups[-1] and total + rows > CHUNK_ROWS:
+            groups.append([])
+            total = 0
+        groups[-1].append(batch_id)
+        total += rows
+    chunks = [BUILDERS[name](wh, group) for group in groups]
+    return _latest_of_chunks(pl.concat(chunks, how="vertical_relaxed"), GOLD_BY_NAME[name].keys, wh, system)
+
+
+def _latest_of_chunks(frame: pl.DataFrame, keys: tuple[str, ...], wh: Warehouse, system: str) -> pl.DataFrame:
+    """Keys delivered in batches of different chunks: the batch standardised last wins (as in _latest)."""
+    duplicated = pl.struct(list(keys)).is_duplicated()
+    repeated = frame.filter(duplicated)
+    if repeated.height == 0:
+        return frame
+    order = wh.read("silver", system, "_batches").group_by("batch_id").agg(pl.col("processed_at").max().alias("_processed"))
+    winners = repeated.join(order, on="batch_id", how="left").sort(["_processed", "batch_id", "source_row"], descending=True, nulls_last=True)
+    return pl.concat([frame.filter(~duplicated), winners.unique(list(keys), keep="first").drop("_processed")])
+
+
 BUILDERS: dict[str, Callable[..., pl.DataFrame]] = {
     "persons": build_persons, "households": build_households, "addresses": build_addresses, "buildings": build_buildings,
     "businesses": build_businesses, "welfare": build_welfare, "disability": build_disability, "elderly": build_elderly,

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from pipelines.gold import BUILDERS, BY_BATCH
+from pipelines.gold import BUILDERS, BY_BATCH, build_by_batches
 from pipelines.ingest import BATCHES_TABLE
 from pipelines.sources import all_specs, feeders
 from pipelines.sources.spec import SourceSpec
@@ -229,7 +229,12 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
         record_outcome(wh, run_id, outcome, inputs)
         return outcome
     try:
-        frame = BUILDERS[spec.name](wh, batches) if batches is not None else BUILDERS[spec.name](wh)
+        if batches is not None:
+            frame = BUILDERS[spec.name](wh, batches)
+        elif spec.name in BY_BATCH:
+            frame = build_by_batches(wh, spec.name)
+        else:
+            frame = BUILDERS[spec.name](wh)
     except (pl.exceptions.PolarsError, KeyError) as err:  # an input table is missing or empty
         blocked = [f"source {s} failed: {w}" for s in sources for w in failures.get(s, [])]
         _, version = _current(wh, spec.name)
