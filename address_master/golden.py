@@ -32,8 +32,9 @@ def _survivors(frame: pl.DataFrame, fields: dict[str, str], by: list[pl.Expr], d
     fields = {out: col for out, col in fields.items() if col in frame.columns}
     ordered = frame.sort([pl.col("person_id"), *by, pl.col("record_id")], descending=[False, *descending, False], nulls_last=True)
     return ordered.group_by("person_id", maintain_order=True).agg(
-        *[pl.col(col).drop_nulls().first().alias(out) for out, col in fields.items()],
-        *[pl.col("source").filter(pl.col(col).is_not_null()).first().alias(f"{out}_source") for out, col in fields.items()],
+        expr
+        for out, col in fields.items()
+        for expr in (pl.col(col).drop_nulls().first().alias(out), pl.col("source").filter(pl.col(col).is_not_null()).first().alias(f"{out}_source"))
     )
 
 
