@@ -96,6 +96,27 @@ def buildings_of(addresses: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+MAX_LOSS = 0.05  # default share of the base in force a new delivery may drop or re-key
+
+
+def replacement_problems(current_ids: pl.Series | None, new_ids: pl.Series, max_loss: float = MAX_LOSS) -> list[str]:
+    """Why a new base must not replace the one in force (empty list: it may).
+
+    A delivery with no valid rows, or one that drops (or re-keys: the old ids are gone either
+    way) more than ``max_loss`` of the addresses in force, is refused: every person and record
+    would otherwise be re-linked against a broken reference."""
+    if new_ids.len() == 0:
+        return ["the new base has no valid rows"]
+    if current_ids is None or current_ids.len() == 0:
+        return []
+    kept = current_ids.is_in(new_ids.implode()).sum()
+    lost = 1 - kept / current_ids.len()
+    if lost > max_loss:
+        return [f"{lost:.1%} of the {current_ids.len():,} addresses in force are missing from the new base "
+                f"({new_ids.len():,} rows; at most {max_loss:.0%} may go at once): dropped or re-keyed en masse"]
+    return []
+
+
 def load_base(path: Path | str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read and validate an import file: (addresses, buildings, rejected rows)."""
     valid, rejected = validate_base(read_base_csv(path))

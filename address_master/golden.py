@@ -14,6 +14,7 @@ import polars as pl
 
 from address_master.person_records import authority
 from address_master.persons import prepare_records
+from pipelines.dates import age_expr
 from pipelines.sources import all_specs
 
 IDENTITY_FIELDS = {"name": "name", "id_number": "id18", "birth_date": "birth", "sex": "sex_norm"}
@@ -45,9 +46,14 @@ def golden_persons(
 
     ``order``: systems by authority for identity fields (default: the specs' ``identity_rank``);
     ``prepared``: ``prepare_records(records)`` when the caller has it already."""
-    as_of = as_of or date.today()
+    return derive_flags(survivors(prepared if prepared is not None else prepare_records(records), links, order), as_of)
+
+
+def survivors(prepared: pl.DataFrame, links: pl.DataFrame, order: list[str] | None = None) -> pl.DataFrame:
+    """Per person, what only that person's own records decide: surviving fields, their sources,
+    the facts the records carry. ``prepared`` must hold every record of each person in ``links``."""
     order = order if order is not None else authority(all_specs())
-    rec = (prepared if prepared is not None else prepare_records(records)).join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
+    rec = prepared.join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
     rec = rec.with_columns(
         _rank(order).alias("_rank"),
         # only IDs that placed their record count: a valid ID the resolver set aside (someone
@@ -71,10 +77,18 @@ def golden_persons(
         pl.col("assistance_type").drop_nulls().first().alias("assistance_type"),
         (pl.col("source") == "qitui").any().alias("retiree"),
     )
-    golden = golden.join(facts, on="person_id", how="left")
-    age = (pl.lit(as_of).dt.year() - pl.col("birth_date").dt.year()) - (
-        (pl.lit(as_of).dt.ordinal_day() < pl.col("birth_date").dt.ordinal_day()).cast(pl.Int32)
-    )
+    return golden.join(facts, on="person_id", how="left")
+
+
+DERIVED = ["occupants", "age", "elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "floating_population"]
+
+
+def derive_flags(golden: pl.DataFrame, as_of: date | None = None) -> pl.DataFrame:
+    """The columns that depend on the day or on other people (:data:`DERIVED`): age, occupants of
+    the room, and the flags built on them. Whole-table and cheap; recomputed on every update."""
+    as_of = as_of or date.today()
+    golden = golden.drop([c for c in DERIVED if c in golden.columns])
+    age = age_expr(pl.col("birth_date"), as_of)
     occupants = golden.filter(pl.col("address_id").is_not_null()).group_by("address_id").len("occupants")
     golden = golden.join(occupants, on="address_id", how="left").with_columns(age.alias("age"))
     return golden.with_columns(

@@ -32,22 +32,32 @@ def authority(specs: dict[str, SourceSpec]) -> list[str]:
 
 EXTRA = ["phone", "household_no", "relation_to_head", "living_status", "disability_type", "disability_grade", "assistance_type", "retirement_date", "employment_status"]
 
+RECORD_SCHEMA = {
+    "record_id": pl.String, "source": pl.String, "role": pl.String, "batch_id": pl.String, "source_row": pl.Int64, "ingested_at": pl.Datetime("us", "UTC"),
+    "name": pl.String, "id_number": pl.String, "birth_date": pl.Date, "sex": pl.String, "address_text": pl.String,
+    **{c: pl.String for c in EXTRA}, "room_key": pl.String, "building_key": pl.String,
+}
+
 
 def record_id_expr(system: str, role: str = "person") -> pl.Expr:
     suffix = "" if role == "person" else f":{role}"
     return pl.format("{}:{}:{}" + suffix, pl.lit(system), pl.col("batch_id"), pl.col("source_row"))
 
 
-def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.DataFrame:
-    """One row per person-bearing silver row, with the person fields under common names."""
+def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec], batches: dict[str, list[str]] | None = None) -> pl.DataFrame:
+    """One row per person-bearing silver row, with the person fields under common names.
+
+    ``batches``: only these batches of each system (system → batch ids; a system not named is skipped)."""
     links = wh.scan(LAYER, *LINKS)
     frames = []
     for (system, role), person in person_fields(specs).items():
         name, id_col, birth, sex, address = person.name, person.id_number, person.birth_date, person.sex, person.address
         spec = specs.get(system)
         scan = wh.scan("silver", system, spec.table) if spec else None
-        if scan is None:
+        if scan is None or (batches is not None and not batches.get(system)):
             continue
+        if batches is not None:
+            scan = scan.filter(pl.col("batch_id").is_in(batches[system]))
         available = set(scan.collect_schema().names())
         pick = lambda col, dtype: (pl.col(col) if col and col in available else pl.lit(None, dtype))  # noqa: E731
         frame = scan.select(
@@ -65,7 +75,10 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
             *[(pick(c, pl.String) if role == "person" else pl.lit(None, pl.String)).cast(pl.String).alias(c) for c in EXTRA],
         )
         if links is not None:
-            place = links.filter((pl.col("source_system") == system) & (pl.col("source_column") == address)).select(
+            place = links.filter((pl.col("source_system") == system) & (pl.col("source_column") == address))
+            if batches is not None:
+                place = place.filter(pl.col("batch_id").is_in(batches[system]))
+            place = place.select(
                 "batch_id", "source_row", pl.col("address_id").alias("room_key"), pl.col("building_id").alias("building_key")
             )
             frame = frame.join(place, on=["batch_id", "source_row"], how="left")
@@ -73,7 +86,7 @@ def collect_person_records(wh: Warehouse, specs: dict[str, SourceSpec]) -> pl.Da
             frame = frame.with_columns(pl.lit(None, pl.String).alias("room_key"), pl.lit(None, pl.String).alias("building_key"))
         frames.append(frame)
     if not frames:
-        return pl.DataFrame()
+        return pl.DataFrame(schema=RECORD_SCHEMA)
     # a fixed order: every "first" downstream is then the same in every run
     return pl.concat([f.collect() for f in frames], how="diagonal_relaxed").sort("record_id")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.ingest import processed_batches
 from warehouse.storage import Warehouse
 
 from warehouse.tables import ADDRESS_LAYER as LAYER
@@ -29,7 +30,7 @@ def input_signature(wh: Warehouse, systems: list[str]) -> str:
     links' base and decisions. Equal signatures mean nothing new to resolve."""
     parts = []
     for system in sorted(systems):
-        batches = wh.read("silver", system, "_batches")
+        batches = processed_batches(wh, system)
         parts.append(system + ":" + ",".join(sorted(batches["batch_id"].unique().to_list())) if batches.height else system + ":")
     state = wh.read(LAYER, "links", "_state")
     parts.append("links:" + (",".join(f"{k}={v}" for k, v in state.row(0, named=True).items()) if state.height else "none"))

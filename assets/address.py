@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from address_master.base import AddressBaseError, load_base
+from address_master.base import MAX_LOSS, AddressBaseError, load_base, replacement_problems
 from address_master.links import count_address_values, refresh_links
 from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, remember_inputs, unchanged_since_last_run, write_base
 from pipelines.ingest import file_sha256
@@ -20,14 +20,22 @@ LINKS_KEY = dg.AssetKey([LAYER, *LINKS])
 QUEUE_KEY = dg.AssetKey([LAYER, *REVIEW_QUEUE])
 
 
+class AddressBaseConfig(dg.Config):
+    max_loss: float = MAX_LOSS
+    """Refuse a base that drops or re-keys more than this share of the addresses in force."""
+    force: bool = False
+    """Import even so (a deliberate re-coding of the base, confirmed by a data officer)."""
+
+
 @dg.multi_asset(
     name="address_base",
+    check_specs=[dg.AssetCheckSpec("reference_guard", asset=ADDRESSES_KEY, description="a new base that is empty or drops/re-keys many addresses is refused; the base in force stays")],
     specs=[
         dg.AssetSpec(ADDRESSES_KEY, group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="统一地址库: standard addresses with all five levels' codes and names"),
         dg.AssetSpec(BUILDINGS_KEY, group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="buildings (building_id) of the address base"),
     ],
 )
-def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
+def address_base(context: dg.AssetExecutionContext, config: AddressBaseConfig, warehouse: WarehouseResource, landing: LandingResource):
     """Import the newest CSV in landing/address_base/ (import format) as the address base."""
     folder = landing.path() / BASE_FOLDER
     files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
@@ -41,11 +49,22 @@ def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         # reported (unchanged) so that steps downstream in this run still do their own new work
         yield dg.MaterializeResult(asset_key=ADDRESSES_KEY, metadata={"changed": False, "source_file": str(files[-1])})
         yield dg.MaterializeResult(asset_key=BUILDINGS_KEY, metadata={"changed": False})
+        yield dg.AssetCheckResult(check_name="reference_guard", asset_key=ADDRESSES_KEY, passed=True, description=f"{files[-1].name} in force")
         return
     try:
         addresses, buildings, rejected = load_base(files[-1])
+        current = wh.read(LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
+        problems = [] if config.force else replacement_problems(current, addresses["address_id"], config.max_loss)
     except AddressBaseError as err:
-        raise dg.Failure(str(err)) from None
+        problems = [str(err)]
+    if problems:
+        # refused: the base in force stays, everything downstream goes on with it
+        context.log.error(f"address base {files[-1].name} refused: {'; '.join(problems)}")
+        yield dg.MaterializeResult(asset_key=ADDRESSES_KEY, metadata={"changed": False, "refused_file": str(files[-1])})
+        yield dg.MaterializeResult(asset_key=BUILDINGS_KEY, metadata={"changed": False})
+        yield dg.AssetCheckResult(check_name="reference_guard", asset_key=ADDRESSES_KEY, passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                  description=f"{files[-1].name} refused, the previous base stays in force: {'; '.join(problems)}")
+        return
     write_base(wh, addresses, buildings, rejected, source=str(files[-1]))
     remember_inputs(wh, (LAYER, "base"), digest)
     if rejected.height:
@@ -55,6 +74,7 @@ def address_base(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         metadata={"changed": True, "addresses": addresses.height, "rejected_rows": rejected.height, "source_file": str(files[-1]), "rejected": markdown_table(rejected)},
     )
     yield dg.MaterializeResult(asset_key=BUILDINGS_KEY, metadata={"buildings": buildings.height})
+    yield dg.AssetCheckResult(check_name="reference_guard", asset_key=ADDRESSES_KEY, passed=True, description=f"{files[-1].name} imported ({addresses.height:,} addresses)")
 
 
 def address_links_asset() -> dg.AssetsDefinition:
@@ -62,6 +82,7 @@ def address_links_asset() -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name="address_links",
+        op_tags={"dagster/priority": "3"},
         specs=[
             dg.AssetSpec(
                 LINKS_KEY,

@@ -5,10 +5,10 @@ import polars as pl
 
 from address_master.businesses import SOURCES as BUSINESS_SOURCES
 from address_master.businesses import collect_business_records, golden_businesses, resolve_businesses
-from address_master.golden import golden_persons, households
-from address_master.person_records import collect_person_records, count_person_records, person_systems
+from address_master.person_master import GOLDEN as GOLDEN_TABLE
+from address_master.person_master import update_person_master
+from address_master.person_records import count_person_records, person_systems
 from address_master.store import input_signature, remember_inputs, unchanged_since_last_run
-from address_master.persons import prepare_records, resolve_persons
 from assets.address import LINKS_KEY
 from assets.automation import EAGER
 from assets.resources import WarehouseResource
@@ -27,11 +27,21 @@ def _silver_deps(systems) -> list[dg.AssetKey]:
     return [silver_key(specs[s]) for s in systems if s in specs]
 
 
+FLAGS = ["elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "retiree", "floating_population"]
+
+
+class PersonMasterConfig(dg.Config):
+    full_resolve: bool = False
+    """Resolve every record again (records may move between people); by default only new batches
+    are resolved, against the people already known."""
+
+
 def person_master_asset() -> dg.AssetsDefinition:
     """The person master, depending on every person-bearing system known when it is built."""
 
     @dg.multi_asset(
         name="person_master",
+        op_tags={"dagster/priority": "3"},  # on the longest path of a day: first when both cores are busy
         specs=[
             dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(person_systems(all_specs()))], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
             dg.AssetSpec(GOLDEN_PERSONS, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),
@@ -43,29 +53,20 @@ def person_master_asset() -> dg.AssetsDefinition:
             dg.AssetCheckSpec("household_members_share_a_room", asset=HOUSEHOLDS, description="members of a household live in one room (WARN: lists households spread over rooms)"),
         ],
     )
-    def person_master(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def person_master(context: dg.AssetExecutionContext, config: PersonMasterConfig, warehouse: WarehouseResource):
         wh = warehouse.get()
-        signature = input_signature(wh, person_systems(all_specs()))
-        if unchanged_since_last_run(wh, ("person", "links"), signature):
-            context.log.info("no new person-bearing batches and the same address links: persons unchanged")
+        update = update_person_master(wh, all_specs(), full=config.full_resolve)
+        context.log.info(f"person master: {update.mode} ({update.reason})")
+        if update.mode == "unchanged":
             # reported (unchanged) so that steps downstream in this run still do their own new work
             for key in (PERSON_LINKS, GOLDEN_PERSONS, HOUSEHOLDS):
                 yield dg.MaterializeResult(asset_key=key, metadata={"changed": False})
         else:
-            records = collect_person_records(wh, all_specs())
-            links = resolve_persons(records)
-            golden = golden_persons(records, links)
-            homes = households(golden)
-            wh.write(records.select("record_id", "source", "role", "batch_id", "source_row").join(links, on="record_id"), "person", "links", "person_links", mode="overwrite")
-            wh.write(golden, "person", "golden", "persons", mode="overwrite")
-            wh.write(homes, "person", "golden", "households", mode="overwrite")
-            remember_inputs(wh, ("person", "links"), signature)
-            rules = links.group_by("rule").len().sort("len", descending=True)
-            context.log.info(f"{records.height} records → {golden.height} persons in {homes.height} households")
-            yield dg.MaterializeResult(asset_key=PERSON_LINKS, metadata={"records": records.height, "by_rule": markdown_table(rules)})
-            flags = golden.select(pl.col("elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "retiree", "floating_population").sum())
-            yield dg.MaterializeResult(asset_key=GOLDEN_PERSONS, metadata={"persons": golden.height, "flags": markdown_table(flags)})
-            yield dg.MaterializeResult(asset_key=HOUSEHOLDS, metadata={"households": homes.height, "mean_members": float(homes["members"].mean() or 0)})
+            context.log.info(f"{update.resolved} records resolved ({update.neighbourhood} known records compared), {update.persons_touched} persons touched; {update.persons} persons in {update.households} households")
+            yield dg.MaterializeResult(asset_key=PERSON_LINKS, metadata={"mode": update.mode, "reason": update.reason, "records_resolved": update.resolved, "records_removed": update.removed, "by_rule": markdown_table(update.rules)})
+            flags = wh.read(*GOLDEN_TABLE, columns=FLAGS).select(pl.col(FLAGS).sum())
+            yield dg.MaterializeResult(asset_key=GOLDEN_PERSONS, metadata={"persons": update.persons, "persons_touched": update.persons_touched, "flags": markdown_table(flags)})
+            yield dg.MaterializeResult(asset_key=HOUSEHOLDS, metadata={"households": update.households})
         # the checks read what is stored, so they hold (or fail) whether or not this run recomputed it
         linked = wh.read("person", "links", "person_links", columns=["person_id"])
         expected = count_person_records(wh, all_specs())

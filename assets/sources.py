@@ -151,7 +151,7 @@ def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
         asset=silver_key(spec),
         name="row_conservation",
         blocking=True,
-        description="per batch: bronze rows = silver rows + quarantined rows",
+        description="per batch: records in the file (counted at intake) = lines of its bronze rows, and bronze rows = silver rows + quarantined rows",
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         counts = row_conservation(spec, warehouse.get())
@@ -162,6 +162,7 @@ def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
             description=f"{unbalanced.height} of {counts.height} batches do not add up" if unbalanced.height else f"all {counts.height} batches balanced",
             metadata={
                 "batches": counts.height,
+                "received_records": int(counts["received"].fill_null(0).sum()),
                 "bronze_rows": int(counts["bronze_rows"].sum()),
                 "silver_rows": int(counts["silver_rows"].sum()),
                 "quarantined_rows": int(counts["quarantined_rows"].sum()),

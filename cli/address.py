@@ -78,18 +78,25 @@ def match_cmd(base_path: Path, chunk: int) -> None:
 @address.command("import-base")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--warehouse", type=click.Path(path_type=Path), default=Path("data/warehouse"), show_default=True)
-def import_base_cmd(file: Path, warehouse: Path) -> None:
+@click.option("--max-loss", type=float, default=0.05, show_default=True, help="refuse a base dropping or re-keying more than this share of the addresses in force")
+@click.option("--force", is_flag=True, help="import even so (a deliberate re-coding of the base)")
+def import_base_cmd(file: Path, warehouse: Path, max_loss: float, force: bool) -> None:
     """Validate FILE and publish it as the address base (address/base/addresses, …/buildings)."""
-    from address_master.base import AddressBaseError, load_base
-    from address_master.store import write_base
+    from address_master.base import AddressBaseError, load_base, replacement_problems
+    from address_master.store import BASE_ADDRESSES, LAYER, write_base
     from warehouse.storage import Warehouse
 
     started = time.perf_counter()
+    wh = Warehouse(root=str(warehouse))
     try:
         addresses, buildings, rejected = load_base(file)
     except AddressBaseError as err:
         raise click.ClickException(str(err)) from None
-    write_base(Warehouse(root=str(warehouse)), addresses, buildings, rejected, source=str(file))
+    current = wh.read(LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
+    problems = [] if force else replacement_problems(current, addresses["address_id"], max_loss)
+    if problems:
+        raise click.ClickException(f"{file}: refused, the base in force stays: {'; '.join(problems)} (--force to import anyway)")
+    write_base(wh, addresses, buildings, rejected, source=str(file))
     click.echo(f"imported {addresses.height:,} addresses in {buildings.height:,} buildings from {file} in {time.perf_counter() - started:.1f}s")
     if rejected.height:
         click.echo(f"{rejected.height:,} bad rows not imported (kept in quarantine/address_base/rows):")

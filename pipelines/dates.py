@@ -8,6 +8,8 @@ impossible dates (2021-02-30) give null; the caller decides whether that quarant
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from pipelines.text import full_to_half_width
@@ -61,3 +63,11 @@ def parse_datetime_expr(expr: pl.Expr) -> pl.Expr:
     )
     parsed = formatted.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     return pl.when(parsed.dt.year().is_between(1900, 2100)).then(parsed)
+
+
+def age_expr(birth: pl.Expr, as_of: date) -> pl.Expr:
+    """Age in whole years on ``as_of``: a year is complete on the birthday, compared as
+    (month, day) — not day of the year, which shifts by one after 29 February in leap years.
+    Born on 29 February: a year older on 1 March in other years."""
+    not_yet = (as_of.month * 100 + as_of.day) < (birth.dt.month().cast(pl.Int32) * 100 + birth.dt.day().cast(pl.Int32))
+    return (pl.lit(as_of.year, pl.Int32) - birth.dt.year().cast(pl.Int32)) - not_yet.cast(pl.Int32)

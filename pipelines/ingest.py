@@ -21,13 +21,15 @@ from typing import Callable
 
 import polars as pl
 
-from pipelines.sources.readers import SourceFileError, read_source_file
+from pipelines.pii import scrub
+from pipelines.sources.readers import LINES, SourceFileError, count_received, read_source_file
 from pipelines.sources.spec import SourceSpec
 from pipelines.standardize import standardize, unmapped_columns
 from warehouse.storage import Warehouse
 
 FILES_TABLE = "_files"
 BATCHES_TABLE = "_batches"
+WITHDRAWN_TABLE = "_withdrawn"  # batches a data officer took back: batch_id, reason, withdrawn_at
 QUARANTINE_TABLE = "rows"
 
 log = logging.getLogger(__name__)
@@ -131,17 +133,22 @@ def ingest_bronze(
         if previous is not None:
             message = f"same bytes as {previous['file_name']} (batch {previous['batch_id']}); not ingested again"
             report.duplicates.append({"file": str(path), "same_as": previous["file_name"]})
-            log_rows.append({**entry, "status": "duplicate", "rows": 0, "message": message, "unmapped_columns": ""})
+            log_rows.append({**entry, "status": "duplicate", "rows": 0, "received": None, "message": message, "unmapped_columns": ""})
             continue
         if progress:
             progress(f"{spec.system}: reading {path.name}")
         try:
             raw = read_source_file(path, spec.format)
             _check_required_columns(path, raw.columns, spec)
-        except SourceFileError as err:
-            log.error("rejected %s", err)
-            report.rejected.append({"file": str(path), "message": str(err)})
-            log_rows.append({**entry, "status": "rejected", "rows": 0, "message": err.problem, "unmapped_columns": ""})
+            received = count_received(path, spec.format)
+            _check_accounted(path, received, raw)
+            _check_types(wh, spec, path, raw)
+        except Exception as err:  # noqa: BLE001 — any file that cannot be read is isolated, never a crash of the batch
+            problem = err.problem if isinstance(err, SourceFileError) else f"cannot be read ({type(err).__name__}: {scrub(str(err).splitlines()[0] if str(err) else '')})"
+            log.error("rejected %s: %s", path.name, problem)
+            moved = reject_file(wh, spec, path, landing_root, digest, problem, getattr(err, "line", None))
+            report.rejected.append({"file": str(path), "message": f"{path}: {problem}", "moved_to": str(moved)})
+            log_rows.append({**entry, "status": "rejected", "rows": 0, "received": None, "message": problem, "unmapped_columns": ""})
             first_seen[digest] = entry
             continue
         extra = unmapped_columns(raw.columns, spec)
@@ -157,14 +164,52 @@ def ingest_bronze(
         replace_batches(wh, bronze, "bronze", spec.system, spec.table, "_batch_id", [batch_id])
         report.ingested.append({"file": str(path), "batch_id": batch_id, "rows": bronze.height})
         message = f"unknown columns kept in bronze only: {', '.join(extra)}" if extra else ""
-        log_rows.append({**entry, "status": "ingested", "rows": bronze.height, "message": message, "unmapped_columns": ",".join(extra)})
+        log_rows.append({**entry, "status": "ingested", "rows": bronze.height, "received": received, "message": message, "unmapped_columns": ",".join(extra)})
         first_seen[digest] = entry
     if log_rows:
-        frame = pl.DataFrame(log_rows).with_columns(
+        frame = pl.DataFrame(log_rows, schema_overrides={"received": pl.Int64}).with_columns(
             pl.col("rows").cast(pl.Int64), pl.lit(_now()).dt.cast_time_unit("us").alias("logged_at")
         )
         wh.write(frame, "bronze", spec.system, FILES_TABLE, mode="append")
     return report
+
+
+def _check_types(wh: Warehouse, spec: SourceSpec, path: Path, raw: pl.DataFrame) -> None:
+    """A typed format (Parquet) whose column changed type since earlier deliveries cannot be
+    appended to bronze: say which column, rather than fail inside the table write."""
+    if not wh.exists("bronze", spec.system, spec.table):
+        return
+    existing = pl.Schema(wh.table("bronze", spec.system, spec.table).schema().to_arrow())  # type: ignore[arg-type]
+    clashes = [f"{c} is {raw.schema[c]} here but {existing[c]} in earlier deliveries" for c in raw.columns
+               if c in existing and raw.schema[c] != existing[c] and raw.schema[c] != pl.Null]
+    if clashes:
+        raise SourceFileError(path, "column type changed: " + "; ".join(clashes))
+
+
+def _check_accounted(path: Path, received: int, raw: pl.DataFrame) -> None:
+    """Every record the file holds (counted from the file) is a bronze row, loaded or marked for
+    quarantine; anything else rejects the file whole rather than lose rows silently."""
+    accounted = int(raw[LINES].fill_null(1).sum()) if LINES in raw.columns else raw.height
+    if accounted != received:
+        raise SourceFileError(path, f"the file holds {received} records but {accounted} could be read: rejected whole rather than lose {abs(received - accounted)}")
+
+
+REJECTED = ("quarantine", "files", "rejected")  # one row per rejected delivery: system, file, hash, line, reason
+REJECTED_FOLDER = "_rejected"  # landing/_rejected/<system>/: rejected files, out of the sensors' way
+
+
+def reject_file(wh: Warehouse, spec: SourceSpec, path: Path, landing_root: Path, digest: str, reason: str, line: int | None = None) -> Path:
+    """Move a file that cannot be read to ``landing/_rejected/<system>/`` and record why; the
+    same bytes delivered again are recognised by their hash, a fixed file is taken."""
+    target = Path(landing_root) / REJECTED_FOLDER / spec.system / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target = target.with_name(f"{path.stem}.{digest[:8]}{path.suffix}")
+    path.replace(target)
+    row = {"system": spec.system, "file_name": path.name, "delivered_as": str(path), "moved_to": str(target), "file_hash": digest,
+           "line": line, "reason": reason, "rejected_at": _now()}
+    wh.write(pl.DataFrame([row], schema_overrides={"line": pl.Int64, "rejected_at": pl.Datetime("us", "UTC")}), *REJECTED, mode="append")
+    return target
 
 
 def _check_required_columns(path: Path, columns: list[str], spec: SourceSpec) -> None:
@@ -219,6 +264,15 @@ def build_silver(
     return report
 
 
+def processed_batches(wh: Warehouse, system: str) -> pl.DataFrame:
+    """The system's standardised batches still in force (``_batches`` less withdrawn ones)."""
+    batches = wh.read("silver", system, BATCHES_TABLE)
+    withdrawn = wh.read("silver", system, WITHDRAWN_TABLE, columns=["batch_id"])
+    if batches.height and withdrawn.height:
+        batches = batches.join(withdrawn, on="batch_id", how="anti")
+    return batches
+
+
 def _groups(pending: pl.DataFrame) -> list[pl.DataFrame]:
     """Consecutive runs of batches adding up to at most GROUP_ROWS rows (a bigger batch alone)."""
     groups, start, total = [], 0, 0
@@ -241,6 +295,7 @@ def summarize_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
 
 
 __all__ = [
+    "processed_batches",
     "BronzeReport",
     "SilverReport",
     "build_silver",

@@ -10,13 +10,15 @@ the input (row conservation).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import polars as pl
 
+from warehouse.catalog import MAX_AGE, PLAUSIBLE
 from warehouse.catalog import field as catalog_field
 from pipelines.dates import parse_date_expr, parse_datetime_expr
 from pipelines.ids import clean_id_expr, credit_valid_expr, id_to_18_expr, id_valid_expr
-from pipelines.sources.readers import MALFORMED, RAW, ROW
+from pipelines.sources.readers import LINES, MALFORMED, RAW, ROW
 from pipelines.sources.spec import SourceSpec
 from pipelines.text import normalize_compact, normalize_text
 
@@ -150,6 +152,19 @@ def _with_parsed(frame: pl.DataFrame, field: str, kind: str, parsed: Parsed, per
     return frame.join(values, on=raw, how="left", nulls_equal=True, maintain_order="left")
 
 
+def _implausible(rule: str, value: pl.Expr, kind: str) -> tuple[pl.Expr, str]:
+    """(condition, reason) of a :data:`PLAUSIBLE` rule; a day of slack for time zones."""
+    today = date.today() + timedelta(days=1)
+    if rule == "age":
+        return ((value < 0) | (value > MAX_AGE)).fill_null(False), f"an age outside 0–{MAX_AGE}"
+    day = value.cast(pl.Date) if kind == "datetime" else value
+    future = (day > pl.lit(today)).fill_null(False)
+    if rule == "birth":
+        oldest = date(today.year - MAX_AGE - 1, today.month, 1)
+        return future | (day < pl.lit(oldest)).fill_null(False), f"in the future or more than {MAX_AGE} years ago"
+    return future, "in the future"
+
+
 def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a bronze batch into (silver rows, quarantined rows) for ``spec``'s system.
 
@@ -189,6 +204,11 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
         message = f"unreadable {meta.kind} in {source_names} ({meta.label}): '{{}}'"
         problems.append(pl.when(bad).then(pl.format(message, pl.col(f"__raw_{f}").cast(pl.String))))
         blamed.append(pl.when(bad).then(pl.lit(source_names)))
+        rule = PLAUSIBLE.get(f)
+        if rule:
+            implausible, why = _implausible(rule, pl.col(f), kinds[f])
+            problems.append(pl.when(implausible).then(pl.format(f"implausible {meta.label} in {source_names}: {why}: '{{}}'", pl.col(f"__raw_{f}").cast(pl.String))))
+            blamed.append(pl.when(implausible).then(pl.lit(source_names)))
         if f in spec.required:
             missing = pl.col(f).is_null() & ~bad
             problems.append(pl.when(missing).then(pl.lit(f"required field {source_names} ({meta.label}) is empty")))
@@ -217,11 +237,11 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
 
 def _raw_values_expr(bronze: pl.DataFrame) -> pl.Expr:
     """The row as received (source columns only) as a JSON object, for people fixing it."""
-    data_cols = [c for c in bronze.columns if c not in LINEAGE_BRONZE and c != MALFORMED]
+    data_cols = [c for c in bronze.columns if c not in LINEAGE_BRONZE and c not in (MALFORMED, LINES)]
     return pl.struct([pl.col(c).cast(pl.String) for c in data_cols]).struct.json_encode()
 
 
 def unmapped_columns(columns: list[str], spec: SourceSpec) -> list[str]:
     """Delivered columns the spec does not map (kept in bronze, reported, not standardised)."""
-    known = set(spec.columns) | set(spec.ignored) | set(LINEAGE_BRONZE) | {MALFORMED, RAW}
+    known = set(spec.columns) | set(spec.ignored) | set(LINEAGE_BRONZE) | {MALFORMED, RAW, LINES}
     return [c for c in columns if c not in known]

@@ -1,20 +1,30 @@
-"""Row conservation: every bronze row ends in silver or in quarantine, per batch."""
+"""Row conservation, per batch: every record the file holds (counted from the file at intake) is
+a bronze row, and every bronze row ends in silver or in quarantine."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.ingest import QUARANTINE_TABLE
+from pipelines.ingest import FILES_TABLE, QUARANTINE_TABLE
+from pipelines.sources.readers import LINES
 from pipelines.sources.spec import SourceSpec
 from warehouse.storage import Warehouse
 
 
 def row_conservation(spec: SourceSpec, wh: Warehouse) -> pl.DataFrame:
-    """Per batch: bronze rows vs silver rows + quarantined rows, read from the tables themselves."""
+    """Per batch: records received (counted from the file) vs lines the bronze rows account for,
+    and bronze rows vs silver rows + quarantined rows — read from the tables themselves."""
     bronze = wh.scan("bronze", spec.system, spec.table)
     if bronze is None:
-        return pl.DataFrame(schema={"batch_id": pl.String, "bronze_rows": pl.UInt32, "silver_rows": pl.UInt32, "quarantined_rows": pl.UInt32, "balanced": pl.Boolean})
-    counts = bronze.group_by(pl.col("_batch_id").alias("batch_id")).len("bronze_rows").collect()
+        return pl.DataFrame(schema={"batch_id": pl.String, "received": pl.Int64, "bronze_lines": pl.Int64, "bronze_rows": pl.UInt32, "silver_rows": pl.UInt32, "quarantined_rows": pl.UInt32, "balanced": pl.Boolean})
+    lines = pl.col(LINES).fill_null(1).sum() if LINES in bronze.collect_schema().names() else pl.len()
+    counts = bronze.group_by(pl.col("_batch_id").alias("batch_id")).agg(lines.cast(pl.Int64).alias("bronze_lines"), pl.len().alias("bronze_rows")).collect()
+    files = wh.read("bronze", spec.system, FILES_TABLE)
+    if files.height and "received" in files.columns:
+        received = files.filter(pl.col("status") == "ingested").group_by("batch_id").agg(pl.col("received").max())
+        counts = counts.join(received, on="batch_id", how="left")
+    else:
+        counts = counts.with_columns(pl.lit(None, pl.Int64).alias("received"))
     for layer, table, name in (("silver", spec.table, "silver_rows"), ("quarantine", QUARANTINE_TABLE, "quarantined_rows")):
         scan = wh.scan(layer, spec.system, table)
         if scan is None:
@@ -22,6 +32,8 @@ def row_conservation(spec: SourceSpec, wh: Warehouse) -> pl.DataFrame:
             continue
         layer_counts = scan.group_by("batch_id").len(name).collect()
         counts = counts.join(layer_counts, on="batch_id", how="left").with_columns(pl.col(name).fill_null(0))
+    # received is unknown only for batches taken in before files were counted (or replays)
+    from_file = pl.col("received").is_null() | (pl.col("received") == pl.col("bronze_lines"))
     return counts.with_columns(
-        (pl.col("bronze_rows") == pl.col("silver_rows") + pl.col("quarantined_rows")).alias("balanced")
-    ).sort("batch_id")
+        (from_file & (pl.col("bronze_rows") == pl.col("silver_rows") + pl.col("quarantined_rows"))).alias("balanced")
+    ).select("batch_id", "received", "bronze_lines", "bronze_rows", "silver_rows", "quarantined_rows", "balanced").sort("batch_id")

@@ -14,13 +14,16 @@ A failed audit leaves the published table at its version; the outcome says why.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import polars as pl
 
+import pipelines.gold
 from pipelines.gold import BUILDERS, BY_BATCH, build_by_batches
-from pipelines.ingest import BATCHES_TABLE
+from pipelines.ingest import BATCHES_TABLE, processed_batches
 from pipelines.sources import all_specs, feeders
 from pipelines.sources.spec import SourceSpec
 from quality.gx_run import RESULTS, keep_results, run_suite
@@ -28,11 +31,12 @@ from quality.suites import RESULT_SCHEMA, gold_row_suite, gold_table_rules, silv
 from warehouse.publish import OP, UPSERT, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import TableSpec
 from warehouse.storage import Warehouse
-from warehouse.tables import ADDRESS_LAYER, BASE_ADDRESSES, GOLDEN_PERSONS, LINK_STATE
+from warehouse.tables import ADDRESS_LAYER, ADDRESS_LINKS, BASE_ADDRESSES, GOLDEN_PERSONS, LINK_STATE, PERSON_LINKS, PERSON_STATE
 
 APP_ID = "enteronce.publish"
 PUBLISHES = ("quality", "results", "publishes")
 PUBLISHED_BATCHES = ("quality", "results", "published_batches")  # table, system, batch_id: what a by-batch table includes
+_BUILDERS_CODE = hashlib.blake2b(inspect.getsource(pipelines.gold).encode(), digest_size=8).hexdigest()  # new builder code rebuilds
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Outcome:
     version: int | None  # the published table's version after this run
     reasons: list[str]
     changes: ChangeCounts = field(default_factory=lambda: ChangeCounts(0, 0, 0))
+    built: bool = True  # False: nothing it depends on changed, so it was not even built
 
 
 # ------------------------------------------------------------------------------- sources
@@ -60,7 +65,7 @@ def audit_batch(wh: Warehouse, spec: SourceSpec, batch_id: str, run_id: str) -> 
 
 def latest_batch_id(wh: Warehouse, system: str) -> str | None:
     """The most recently standardised batch of a system (ties broken by batch id)."""
-    batches = wh.read("silver", system, BATCHES_TABLE)
+    batches = processed_batches(wh, system)
     if batches.height == 0:
         return None
     return batches.sort("processed_at", "batch_id").row(-1, named=True)["batch_id"]
@@ -197,7 +202,7 @@ def _new_batches(wh: Warehouse, spec: TableSpec, inputs: str) -> list[str] | Non
     if last.height == 0 or last["inputs"][0] != inputs:
         return None
     included = wh.read(*PUBLISHED_BATCHES)
-    batches = wh.read("silver", system, BATCHES_TABLE).select("batch_id").unique()
+    batches = processed_batches(wh, system).select("batch_id").unique()
     if included.height:
         batches = batches.join(included.filter(pl.col("table") == spec.name).select("batch_id"), on="batch_id", how="anti")
     return sorted(batches["batch_id"].to_list())
@@ -208,7 +213,7 @@ def _record_batches(wh: Warehouse, spec: TableSpec, batches: list[str] | None) -
     if system is None:
         return
     if batches is None:  # a whole build includes every batch there is
-        batches = wh.read("silver", system, BATCHES_TABLE)["batch_id"].unique().sort().to_list()
+        batches = processed_batches(wh, system)["batch_id"].unique().sort().to_list()
         included = wh.read(*PUBLISHED_BATCHES)
         if included.height:
             batches = sorted(set(batches) - set(included.filter(pl.col("table") == spec.name)["batch_id"].to_list()))
@@ -216,20 +221,52 @@ def _record_batches(wh: Warehouse, spec: TableSpec, batches: list[str] | None) -
         wh.write(pl.DataFrame({"table": spec.name, "system": system, "batch_id": batches}), *PUBLISHED_BATCHES, mode="append")
 
 
+def input_fingerprint(wh: Warehouse, spec: TableSpec) -> str:
+    """What a table's rows can depend on: its spec and builders' code, its feeders' silver
+    batches, and per master input what can change rows already there — the address links' base
+    and decisions (new batches' links only add rows of their own batches), the person links'
+    last full resolve (an update only adds links for new records), any other table's version."""
+    parts = [repr(spec), _BUILDERS_CODE]
+    for system in sorted(feeders(spec.name)):
+        batches = processed_batches(wh, system)
+        parts.append(system + ":" + ",".join(sorted(batches["batch_id"].unique().to_list()) if batches.height else []))
+    for path in spec.input_paths():
+        if path == (ADDRESS_LAYER, *ADDRESS_LINKS):
+            parts.append(_link_inputs(wh))
+        elif path == PERSON_LINKS:
+            state = wh.read(*PERSON_STATE)
+            parts.append("persons:" + (str(state["epoch"][0]) if "epoch" in state.columns and state.height else "none"))
+        else:
+            parts.append("/".join(path) + ":" + (str(wh.table(*path).version()) if wh.exists(*path) else "none"))
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _unchanged_inputs(wh: Warehouse, spec: TableSpec, fingerprint: str) -> bool:
+    """The table passed its gate last time and nothing it is built from changed since."""
+    decided = wh.read(*PUBLISHES)
+    if decided.height == 0 or "fingerprint" not in decided.columns:
+        return False
+    last = decided.filter(pl.col("table") == spec.name).sort("decided_at").tail(1)
+    return last.height == 1 and bool(last["passed"][0]) and last["fingerprint"][0] == fingerprint
+
+
 def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
     """Build one curated table from its inputs, audit it and publish what changed; keep the outcome.
 
-    Tables built straight from one source's rows (:data:`pipelines.gold.BY_BATCH`) are built
-    from the batches they do not include yet, unless the address links were recomputed since."""
+    Nothing is built when nothing the table depends on changed since it last passed
+    (:func:`input_fingerprint`). Tables built straight from one source's rows
+    (:data:`pipelines.gold.BY_BATCH`) are built from the batches they do not include yet,
+    unless the address links were recomputed since."""
     sources = feeders(spec.name)
     failures = source_failures(wh, sources, run_id)
     inputs = _link_inputs(wh)
-    batches = _new_batches(wh, spec, inputs)
+    fingerprint = input_fingerprint(wh, spec)
+    batches = [] if _unchanged_inputs(wh, spec, fingerprint) else _new_batches(wh, spec, inputs)
     if batches == [] and not any(failures.get(s) for s in sources):
         _, version = _current(wh, spec.name)
         rows = wh.table("gold", "curated", spec.name).count() if version is not None else 0
-        outcome = Outcome(spec.name, rows, True, False, version, [])
-        record_outcome(wh, run_id, outcome, inputs)
+        outcome = Outcome(spec.name, rows, True, False, version, [], built=False)
+        record_outcome(wh, run_id, outcome, inputs, fingerprint)
         return outcome
     try:
         if batches is not None:
@@ -248,19 +285,19 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
         outcome, _ = publish(wh, spec, frame, run_id, failures, address_ids, person_ids, scoped=batches is not None)
     if outcome.passed:
         _record_batches(wh, spec, batches)
-    record_outcome(wh, run_id, outcome, inputs)
+    record_outcome(wh, run_id, outcome, inputs, fingerprint)
     return outcome
 
 
-def record_outcome(wh: Warehouse, run_id: str, outcome: Outcome, inputs: str = "") -> None:
+def record_outcome(wh: Warehouse, run_id: str, outcome: Outcome, inputs: str = "", fingerprint: str = "") -> None:
     """Keep what a gate decided (the report and `quality report` are built from these facts)."""
-    row = {"inputs": inputs,
+    row = {"inputs": inputs, "fingerprint": fingerprint,
         "run_id": run_id, "table": outcome.table, "rows": outcome.rows, "passed": outcome.passed,
         "published": outcome.published, "version": outcome.version, "reasons": "\n".join(outcome.reasons),
-        **outcome.changes.as_dict(), "decided_at": datetime.now(timezone.utc),
+        **outcome.changes.as_dict(), "built": outcome.built, "decided_at": datetime.now(timezone.utc),
     }
-    schema = {"inputs": pl.String, "run_id": pl.String, "table": pl.String, "rows": pl.Int64, "passed": pl.Boolean, "published": pl.Boolean, "version": pl.Int64,
-              "reasons": pl.String, "inserted": pl.Int64, "updated": pl.Int64, "deleted": pl.Int64, "decided_at": pl.Datetime("us", "UTC")}
+    schema = {"inputs": pl.String, "fingerprint": pl.String, "run_id": pl.String, "table": pl.String, "rows": pl.Int64, "passed": pl.Boolean, "published": pl.Boolean, "version": pl.Int64,
+              "reasons": pl.String, "inserted": pl.Int64, "updated": pl.Int64, "deleted": pl.Int64, "built": pl.Boolean, "decided_at": pl.Datetime("us", "UTC")}
     wh.write(pl.DataFrame([row], schema=schema), *PUBLISHES, mode="append")
 
 

@@ -92,6 +92,15 @@ _FIELDS = [
 
 CATALOG: dict[str, CanonicalField] = {f.name: f for f in _FIELDS}
 
+# Plausibility, as data: a value breaking its rule quarantines the row with the reason.
+# past — not after today; birth — past and at most MAX_AGE years ago; age — 0 to MAX_AGE.
+PLAUSIBLE = {
+    "birth_date": "birth", "child_birth_date": "birth", "age": "age",
+    "established_date": "past", "inspection_date": "past", "reported_at": "past", "issued_at": "past",
+    "reading_date": "past", "payment_month": "past",
+}
+MAX_AGE = 120
+
 
 def field(name: str) -> CanonicalField:
     """The canonical field called ``name``; a clear error for a typo in a source spec."""

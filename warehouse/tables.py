@@ -20,3 +20,5 @@ BUSINESSES = ("business", "golden", "businesses")
 INSPECTIONS = ("business", "links", "inspections")
 LINK_STATE = ("links", "_state")  # base and decisions versions the links were computed against
 ADDRESS_TEXTS = ("links", "texts")  # one row per distinct address key: its match, reused for texts seen before
+PERSON_RECORDS = ("person", "links", "records")  # every resolved record's prepared comparison keys
+PERSON_STATE = ("person", "links", "_state")  # links state and authority order the persons were resolved with; epoch of the last full resolve

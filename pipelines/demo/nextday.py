@@ -32,7 +32,7 @@ class NextDay:
     readings: int
 
 
-def _register(landing: Path) -> pl.DataFrame:
+def read_register(landing: Path) -> pl.DataFrame:
     biggest = max((landing / "gongan").glob("*.csv"), key=lambda p: p.stat().st_size)
     return pl.read_csv(biggest, encoding="gb18030", infer_schema=False)
 
@@ -41,7 +41,7 @@ def next_day(data: Path, share: float = 0.01, seed: int = 1) -> NextDay:
     """Write the next day's 公安 and 电力 deliveries into ``data/landing`` and say what they hold."""
     landing = Path(data) / "landing"
     rng = np.random.default_rng(seed)
-    register = _register(landing).filter(pl.col(ID_COLUMN).str.len_chars() == 18)
+    register = read_register(landing).filter(pl.col(ID_COLUMN).str.len_chars() == 18)
     changed = register.sample(fraction=share, seed=seed, shuffle=True)
     half = changed.height // 2
     elsewhere = register.sample(n=half, seed=seed + 1)[ADDRESS_COLUMN]

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from pipelines.sources.spec import (
 )
 
 ROW = "_source_row"
+LINES = "_source_lines"  # physical lines a row spans (a quoted field may hold line breaks); 1 when absent
 MALFORMED = "_malformed"
 RAW = "_raw"
 
@@ -39,9 +42,10 @@ RAW = "_raw"
 class SourceFileError(Exception):
     """A delivered file that cannot be read at all; the message names the file."""
 
-    def __init__(self, path: Path | str, problem: str):
+    def __init__(self, path: Path | str, problem: str, line: int | None = None):
         self.path = str(path)
         self.problem = problem
+        self.line = line
         super().__init__(f"{path}: {problem}")
 
 
@@ -62,6 +66,42 @@ def read_source_file(path: Path, fmt: Format) -> pl.DataFrame:
     if df.height == 0:
         raise SourceFileError(path, "no data rows (the file has a header or wrapper only)")
     return df
+
+
+def count_received(path: Path, fmt: Format) -> int:
+    """How many records the file holds, counted without the reader (conservation counts from the
+    file): CSV — non-blank physical lines below the header (a row whose quoted field spans lines
+    accounts for each of them); JSON lines — non-blank lines; XML — opening record tags; Parquet —
+    the row count in the file's footer; Excel — non-empty rows below the header; JSON — the
+    records list's length."""
+    path = Path(path)
+    kind = fmt.kind
+    if kind in ("csv", "jsonl"):
+        # a line holding anything but whitespace (bytes: \n is one byte in GBK and UTF-8 alike)
+        non_blank = sum(1 for _ in re.finditer(rb"(?m)^[ \t\r\f\v]*[^\s]", path.read_bytes().lstrip(b"\xef\xbb\xbf")))
+        return max(non_blank - (1 if kind == "csv" else 0), 0)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except Exception as err:  # damaged footer
+            raise SourceFileError(path, f"cannot read the Parquet footer: {str(err).splitlines()[0]}") from None
+    if kind == "xml":
+        tag = re.escape(fmt.record_tag)  # type: ignore[union-attr]
+        return len(re.findall(rb"<" + tag.encode() + rb"[\s/>]", path.read_bytes()))
+    return _read_counted(path, fmt)
+
+
+def _read_counted(path: Path, fmt: Format) -> int:
+    """Formats whose records only their parser can delimit (Excel sheets, JSON documents)."""
+    if fmt.kind == "xlsx":
+        sheet = fastexcel.read_excel(str(path)).load_sheet(fmt.sheet, header_row=None, dtypes="string")  # type: ignore[union-attr]
+        grid = sheet.to_polars().slice(fmt.title_rows + fmt.header_rows)  # type: ignore[union-attr]
+        return grid.filter(~pl.all_horizontal(pl.all().is_null())).height
+    payload = json.loads(decode(path, fmt.encoding))  # type: ignore[union-attr]
+    records = payload.get(fmt.records_key) if fmt.records_key and isinstance(payload, dict) else payload  # type: ignore[union-attr]
+    return len(records) if isinstance(records, list) else 0
 
 
 # ------------------------------------------------------------------------------------- text
@@ -89,7 +129,7 @@ def decode(path: Path, encoding: str) -> str:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise SourceFileError(
-            path, f"wrong encoding: byte {err.start} (line {line}) is not valid {encoding.upper()}"
+            path, f"wrong encoding: byte {err.start} (line {line}) is not valid {encoding.upper()}", line
         ) from None
     return text.lstrip("\ufeff")
 
@@ -98,6 +138,7 @@ def _read_csv(path: Path, fmt: CsvFormat) -> pl.DataFrame:
     text = decode(path, fmt.encoding)
     if not text.strip():
         raise SourceFileError(path, "empty file (no header)")
+    _unique_header(path, next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=fmt.separator)))
     if not _uniform_rows(text, fmt.separator):
         # Ragged rows, quoted fields or blank lines: the csv module counts fields exactly and
         # keeps line numbers, so good rows load and bad ones are kept for quarantine.
@@ -118,38 +159,81 @@ def _uniform_rows(text: str, separator: str) -> bool:
 
 
 def _read_csv_tolerant(path: Path, text: str, separator: str) -> pl.DataFrame:
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
-    header = next(reader)
+    """Row by row with the csv module, every physical line accounted for.
+
+    A quoted field may span lines (its row records how many: ``_source_lines``). A row with the
+    wrong number of fields is quarantined; when it spans several lines it is an unterminated
+    quote that swallowed the lines after it, so only its first line is quarantined and reading
+    starts again on the next line — one stray quote costs one row, not the rest of the file."""
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader(lines[:1], delimiter=separator))
     width = len(header)
-    rows, lines, malformed, raws = [], [], [], []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        lines.append(reader.line_num)
-        if len(row) == width:
-            rows.append(row)
-            malformed.append(None)
-            raws.append(None)
-        else:
+    rows, starts, spans, malformed, raws = [], [], [], [], []
+    position = 1  # index into lines of the next unread line
+    while position < len(lines):
+        reader = csv.reader(itertools.islice(lines, position, None), delimiter=separator)
+        restart = False
+        while not restart:
+            before = reader.line_num
+            try:
+                row = next(reader)
+            except StopIteration:
+                position = len(lines)
+                break
+            except csv.Error as err:  # e.g. a NUL byte or a quote left open at the end of the file
+                row, err_text = None, str(err)
+            else:
+                err_text = ""
+            first = position + before  # index of this row's first line
+            span = reader.line_num - before
+            if row is not None and not any(cell.strip() for cell in row) and span == 1:
+                continue  # a blank line is not a record
+            if row is not None and len(row) == width:
+                rows.append(row)
+                starts.append(first + 1)
+                spans.append(span)
+                malformed.append(None)
+                raws.append(None)
+                continue
+            # a bad row: quarantine its first physical line alone
             rows.append([None] * width)
-            malformed.append(f"row has {len(row)} fields, header has {width}")
-            raws.append(separator.join(row))
-    df = pl.DataFrame(rows, schema=[(h, pl.String) for h in header], orient="row")
+            starts.append(first + 1)
+            spans.append(1)
+            raws.append(lines[first].rstrip("\r\n"))
+            if err_text:
+                malformed.append(f"unreadable line: {err_text}")
+            elif span > 1:
+                malformed.append("unterminated quote: the line's quoted field never closes")
+            else:
+                malformed.append(f"row has {len(row)} fields, header has {width}")
+            if span > 1 or err_text:  # the reader swallowed lines after it: read them again
+                position = first + 1
+                restart = True
+    df = pl.DataFrame(rows, schema=[(h, pl.String) for h in _unique_header(path, header)], orient="row")
     return df.with_columns(
-        pl.Series(ROW, lines, dtype=pl.Int64),
+        pl.Series(ROW, starts, dtype=pl.Int64),
+        pl.Series(LINES, spans, dtype=pl.Int64),
         pl.Series(MALFORMED, malformed, dtype=pl.String),
         pl.Series(RAW, raws, dtype=pl.String),
-    ).select(ROW, *header, MALFORMED, RAW)
+    ).select(ROW, *df.columns, LINES, MALFORMED, RAW)
+
+
+def _unique_header(path: Path, header: list[str]) -> list[str]:
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise SourceFileError(path, f"header line 1: column(s) {', '.join(duplicated)} appear more than once", 1)
+    return header
 
 
 def _read_jsonl(path: Path, fmt: JsonLinesFormat) -> pl.DataFrame:
     text = decode(path, fmt.encoding)
-    lines = pl.Series("line", text.splitlines(), dtype=pl.String)
+    # split on \n alone, as the file's records are counted (a U+2028 inside a string is no line break)
+    lines = pl.Series("line", text.split("\n"), dtype=pl.String).str.strip_suffix("\r")
     frame = pl.DataFrame({ROW: pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64), "line": lines})
-    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    frame = frame.filter(pl.col("line").str.strip_chars(" \t\r\f\v") != "")
     try:
         decoded = frame["line"].str.json_decode(infer_schema_length=None)
-    except pl.exceptions.ComputeError:
+    except pl.exceptions.PolarsError:
         return _records_tolerant(frame[ROW].to_list(), frame["line"].to_list())
     if decoded.dtype != pl.Struct:
         return _records_tolerant(frame[ROW].to_list(), frame["line"].to_list())
@@ -164,13 +248,15 @@ def _records_tolerant(row_numbers: list[int], lines: list[str]) -> pl.DataFrame:
             obj = json.loads(line)
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
-            records.append({k: None if v is None else str(v) for k, v in obj.items()})
-            malformed.append(None)
-            raws.append(None)
         except ValueError as err:
             records.append({})
             malformed.append(f"not a JSON object: {err}")
             raws.append(line)
+            continue
+        nested = [k for k, v in obj.items() if isinstance(v, (dict, list))]
+        records.append({k: None if v is None else json.dumps(v, ensure_ascii=False) if k in nested else str(v) for k, v in obj.items()})
+        malformed.append("; ".join(f"nested value in {k}" for k in nested) or None)
+        raws.append(line if nested else None)
     df = pl.DataFrame(records, infer_schema_length=None) if any(records) else pl.DataFrame()
     df = df.with_columns(pl.all().cast(pl.String)) if df.width else pl.DataFrame(height=len(lines))
     return df.with_columns(
@@ -185,22 +271,40 @@ def _read_json(path: Path, fmt: JsonFormat) -> pl.DataFrame:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as err:
-        raise SourceFileError(path, f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+        raise SourceFileError(path, f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}", err.lineno) from None
     records = payload.get(fmt.records_key) if fmt.records_key and isinstance(payload, dict) else payload
     if not isinstance(records, list):
         where = f"key '{fmt.records_key}'" if fmt.records_key else "the top level"
         raise SourceFileError(path, f"expected a list of records at {where}")
     bad = [i for i, r in enumerate(records) if not isinstance(r, dict)]
-    if bad:
+    try:
+        if bad:
+            raise TypeError("records that are not objects")
+        df = pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame()
+    except (TypeError, ValueError, pl.exceptions.PolarsError):  # mixed shapes: record by record
         lines = [json.dumps(r, ensure_ascii=False) for r in records]
         return _records_tolerant(list(range(1, len(records) + 1)), lines)
-    df = pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame()
     return _stringify(df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
 
 
 def _stringify(df: pl.DataFrame) -> pl.DataFrame:
-    """Text formats land in bronze as strings: nothing is coerced before standardisation."""
+    """Text formats land in bronze as strings: nothing is coerced before standardisation.
+
+    A nested value (an object or list where a field belongs) is kept as its JSON text and its
+    row marked malformed, so silver quarantines that row with the column named."""
+    nested = [c for c, t in df.schema.items() if c != ROW and isinstance(t, (pl.Struct, pl.List, pl.Array, pl.Object))]
+    if not nested:
+        return df.with_columns(pl.exclude(ROW).cast(pl.String))
+    flags = [pl.when(pl.col(c).is_not_null()).then(pl.lit(f"nested value in {c}")) for c in nested]
+    reason = pl.concat_str(flags, separator="; ", ignore_nulls=True)
+    df = df.with_columns(pl.when(reason != "").then(reason).alias(MALFORMED)) if MALFORMED not in df.columns else df
+    df = df.with_columns(*[_json_text(c) for c in nested])
     return df.with_columns(pl.exclude(ROW).cast(pl.String))
+
+
+def _json_text(column: str) -> pl.Expr:
+    col = pl.col(column)
+    return pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.strip_suffix("}").alias(column)
 
 
 def _read_xml(path: Path, fmt: XmlFormat) -> pl.DataFrame:
@@ -208,7 +312,7 @@ def _read_xml(path: Path, fmt: XmlFormat) -> pl.DataFrame:
         root = ET.parse(path).getroot()
     except ET.ParseError as err:
         line, column = err.position
-        raise SourceFileError(path, f"broken XML at line {line}, column {column}: {err}") from None
+        raise SourceFileError(path, f"broken XML at line {line}, column {column}: {err}", line) from None
     records = [
         {**{f"@{k}": v for k, v in el.attrib.items()}, **{c.tag: (c.text or "").strip() for c in el}}
         for el in root.iter(fmt.record_tag)

@@ -1,0 +1,188 @@
+"""Keeping the person master current: resolve what is new against the people already known.
+
+A full resolve reads every person-bearing silver row (two million at a million residents). A
+normal day brings a few thousand new records, so an update
+
+1. finds the batches that are new (in silver, not yet resolved) and gone (resolved, no longer in
+   silver);
+2. prepares only the new records, and takes from the stored records (``person/links/records``,
+   the prepared comparison keys of every resolved record) those sharing a blocking key with them
+   (ID, ID's first 17, name + birth, pinyin + birth, name + room / building, birth + room), plus
+   every record of the people those belong to;
+3. resolves that neighbourhood with the same rules as a full resolve and keeps the answer for the
+   new records; records already resolved keep their person (person ids are digests of each
+   cluster's anchor, so a new record of a known ID gets that person's id);
+4. recomputes survivorship for the people touched and the whole-table flags (age, occupants,
+   living alone) for everyone, and rebuilds households.
+
+A full resolve runs when there is nothing stored yet, when the address links or the authority
+order changed (every record's place or every survivor may differ), or when asked for
+(``enteronce persons rebuild``, or the asset's ``full_resolve`` config): existing records are then
+free to move between people, which an update never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import polars as pl
+
+from address_master.golden import derive_flags, households, survivors
+from address_master.person_records import authority, collect_person_records, person_systems
+from address_master.persons import prepare_records, resolve_persons
+from address_master.store import LAYER
+from pipelines.ingest import processed_batches
+from pipelines.sources.spec import SourceSpec
+from warehouse.storage import Warehouse
+from warehouse.tables import GOLDEN_PERSONS as GOLDEN
+from warehouse.tables import HOUSEHOLDS, PERSON_LINKS, PERSON_RECORDS
+from warehouse.tables import PERSON_STATE as STATE
+
+LINK_COLUMNS = ["record_id", "source", "role", "batch_id", "source_row", "person_id", "rule", "score"]
+# the resolver's blocks (persons._fuzzy_rule, _id_rule, _first17_rule): a record can only be
+# placed with records that share one of these
+BLOCKS = [["id18"], ["id17"], ["name_key", "birth"], ["pinyin_key", "birth"], ["name_key", "room_key"], ["name_key", "building_key"], ["birth", "room_key"], ["name_key", "birth_given"]]
+
+
+@dataclass
+class PersonMasterUpdate:
+    mode: str  # full | incremental | unchanged
+    reason: str
+    resolved: int = 0  # records placed in this update
+    removed: int = 0  # records of batches gone from silver
+    neighbourhood: int = 0  # known records re-read to place the new ones
+    persons_touched: int = 0
+    persons: int = 0
+    households: int = 0
+    rules: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+def _state(wh: Warehouse, specs: dict[str, SourceSpec]) -> dict[str, str]:
+    links = wh.read(LAYER, "links", "_state")
+    return {
+        "links": ",".join(f"{k}={v}" for k, v in links.row(0, named=True).items()) if links.height else "none",
+        "authority": ",".join(authority(specs)),
+    }
+
+
+def _batches(wh: Warehouse, systems: list[str]) -> pl.DataFrame:
+    frames = [processed_batches(wh, s).select(pl.lit(s).alias("source"), "batch_id") for s in systems]
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames).unique() if frames else pl.DataFrame(schema={"source": pl.String, "batch_id": pl.String})
+
+
+def _stored(wh: Warehouse) -> pl.DataFrame:
+    return wh.read(*STATE)
+
+
+def update_person_master(wh: Warehouse, specs: dict[str, SourceSpec], full: bool = False) -> PersonMasterUpdate:
+    """Bring links, records, golden persons and households up to date with silver (see module doc)."""
+    systems = person_systems(specs)
+    state = _state(wh, specs)
+    stored = _stored(wh)
+    if full:
+        return _full(wh, specs, state, "asked for")
+    if stored.height == 0 or "links" not in stored.columns or not wh.exists(*PERSON_RECORDS):
+        return _full(wh, specs, state, "first resolve")
+    if stored["links"][0] != state["links"]:
+        return _full(wh, specs, state, "the address links were rebuilt (new base or review decisions)")
+    if stored["authority"][0] != state["authority"]:
+        return _full(wh, specs, state, "the systems' authority order changed")
+    silver = _batches(wh, systems)
+    resolved = wh.scan(*PERSON_RECORDS).select("source", "batch_id").unique().collect()
+    new = silver.join(resolved, on=["source", "batch_id"], how="anti")
+    gone = resolved.join(silver, on=["source", "batch_id"], how="anti")
+    if new.height == 0 and gone.height == 0:
+        return PersonMasterUpdate("unchanged", "no new person-bearing batches")
+    return _incremental(wh, specs, {**state, "epoch": stored["epoch"][0] if "epoch" in stored.columns else "none"}, new, gone)
+
+
+def _write_all(wh: Warehouse, links: pl.DataFrame, prepared: pl.DataFrame, golden: pl.DataFrame, homes: pl.DataFrame, state: dict[str, str]) -> None:
+    wh.write(links.select(LINK_COLUMNS), *PERSON_LINKS, mode="overwrite", schema_mode="overwrite")
+    wh.write(prepared.drop("_r", strict=False), *PERSON_RECORDS, mode="overwrite", schema_mode="overwrite")
+    wh.write(golden, *GOLDEN, mode="overwrite", schema_mode="overwrite")
+    wh.write(homes, *HOUSEHOLDS, mode="overwrite", schema_mode="overwrite")
+    wh.write(pl.DataFrame([state]), *STATE, mode="overwrite", schema_mode="overwrite")
+
+
+def _full(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, str], reason: str) -> PersonMasterUpdate:
+    # records may move between people only here: readers of person_links key their caches on it
+    state = {**state, "epoch": datetime.now(timezone.utc).isoformat()}
+    records = collect_person_records(wh, specs)
+    prepared = prepare_records(records)
+    resolved = resolve_persons(records, prepared)
+    links = records.select("record_id", "source", "role", "batch_id", "source_row").join(resolved, on="record_id")
+    golden = derive_flags(survivors(prepared, links, authority(specs)))
+    homes = households(golden)
+    _write_all(wh, links, prepared, golden, homes, state)
+    return PersonMasterUpdate("full", reason, resolved=records.height, persons_touched=golden.height, persons=golden.height, households=homes.height, rules=_rules(links))
+
+
+def _rules(links: pl.DataFrame) -> pl.DataFrame:
+    return links.group_by("rule").len().sort("len", "rule", descending=[True, False])
+
+
+def _neighbourhood(wh: Warehouse, new: pl.DataFrame, gone_records: pl.DataFrame) -> pl.DataFrame:
+    """Stored records that share a block with a new record, and every record of their people."""
+    keys = sorted({c for block in BLOCKS for c in block})
+    stored = wh.scan(*PERSON_RECORDS).select("record_id", *keys).collect()
+    near = pl.concat(
+        [stored.join(new.select(block).drop_nulls().unique(), on=block, how="semi").select("record_id") for block in BLOCKS]
+    ).unique()
+    links = wh.scan(*PERSON_LINKS).select("record_id", "person_id").collect()
+    people = links.join(near, on="record_id", how="semi").select("person_id").unique()
+    members = links.join(people, on="person_id", how="semi").join(gone_records, on="record_id", how="anti")
+    return members
+
+
+def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, str], new: pl.DataFrame, gone: pl.DataFrame) -> PersonMasterUpdate:
+    by_system = {s: g["batch_id"].to_list() for (s,), g in new.group_by("source")}
+    records = collect_person_records(wh, specs, batches=by_system)
+    prepared = prepare_records(records).drop("_r")
+    old_links = wh.read(*PERSON_LINKS)
+    gone_links = old_links.join(gone, on=["source", "batch_id"], how="semi")
+    members = _neighbourhood(wh, prepared, gone_links.select("record_id"))
+    known = wh.scan(*PERSON_RECORDS).join(members.select("record_id").lazy(), on="record_id", how="semi").collect()
+    neighbourhood = pl.concat([known, prepared], how="diagonal_relaxed").sort("record_id")
+    neighbourhood = neighbourhood.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"))
+    placed = resolve_persons(neighbourhood, neighbourhood)
+    new_links = records.select("record_id", "source", "role", "batch_id", "source_row").join(placed, on="record_id")
+    # the new records may change the answer for known ones in their neighbourhood (a new record
+    # with a known ID and the name its other records lacked): those move as a full resolve would
+    kept = old_links.join(gone_links.select("record_id"), on="record_id", how="anti")
+    moved = kept.join(placed.select("record_id", pl.col("person_id").alias("_p"), pl.col("rule").alias("_rule"), pl.col("score").alias("_score")), on="record_id").filter(pl.col("person_id") != pl.col("_p"))
+    if moved.height:
+        kept = kept.join(moved.select("record_id"), on="record_id", how="anti")
+        kept = pl.concat([kept, moved.select(*LINK_COLUMNS[:5], pl.col("_p").alias("person_id"), pl.col("_rule").alias("rule"), pl.col("_score").alias("score"))])
+    links = pl.concat([kept, new_links.select(LINK_COLUMNS)], how="vertical_relaxed")
+    touched = pl.concat([new_links.select("person_id"), gone_links.select("person_id"), moved.select("person_id"), moved.select(pl.col("_p").alias("person_id"))]).unique()
+    # survivorship for the people touched needs every record of theirs
+    their_links = links.join(touched, on="person_id", how="semi")
+    their_records = pl.concat(
+        [wh.scan(*PERSON_RECORDS).join(their_links.select("record_id").lazy(), on="record_id", how="semi").collect(), prepared],
+        how="diagonal_relaxed",
+    ).unique("record_id", keep="last")
+    golden = wh.read(*GOLDEN).join(touched, on="person_id", how="anti")
+    golden = derive_flags(pl.concat([golden, survivors(their_records, their_links, authority(specs))], how="diagonal_relaxed"))
+    homes = households(golden)
+    changed = pl.concat([new.select("batch_id"), gone.select("batch_id")])["batch_id"].to_list()
+    predicate = "batch_id IN (" + ", ".join("'" + b.replace("'", "''") + "'" for b in changed) + ")"
+    # links and records of the new and gone batches replaced in one commit each (all links when
+    # known records moved: rare, and one commit either way)
+    if moved.height:
+        wh.write(links.select(LINK_COLUMNS).sort("record_id"), *PERSON_LINKS, mode="overwrite")
+    else:
+        wh.write(new_links.select(LINK_COLUMNS), *PERSON_LINKS, mode="overwrite", predicate=predicate)
+    wh.write(prepared, *PERSON_RECORDS, mode="overwrite", predicate=predicate)
+    wh.write(golden, *GOLDEN, mode="overwrite")
+    wh.write(homes, *HOUSEHOLDS, mode="overwrite")
+    wh.write(pl.DataFrame([state]), *STATE, mode="overwrite", schema_mode="overwrite")
+    return PersonMasterUpdate(
+        "incremental", f"{records.height} new records in {new.height} batches, {gone_links.height} records of {gone.height} gone batches, {moved.height} known records moved",
+        resolved=records.height, removed=gone_links.height, neighbourhood=known.height, persons_touched=touched.height,
+        persons=golden.height, households=homes.height, rules=_rules(new_links),
+    )
+
+
+__all__ = ["update_person_master", "PersonMasterUpdate", "PERSON_LINKS", "PERSON_RECORDS", "GOLDEN", "HOUSEHOLDS"]
