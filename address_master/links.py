@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.ingest import processed_batches
+
 from address_master.match import match_parsed
 from address_master.parse import normalize_address, parse_frame
 from address_master.store import BASE_ADDRESSES, LAYER, LINKS, REVIEW_DECISIONS, REVIEW_QUEUE, read_base
@@ -202,6 +204,14 @@ def refresh_links(wh: Warehouse, specs: list[SourceSpec]) -> LinkRefresh:
     else:
         full, reason = False, "new batches only"
     skip = None if full else linked.select("source_system", "batch_id").unique().collect()
+    if skip is not None:
+        # links of batches no longer in force (withdrawn) go with them, in one commit
+        live = pl.concat([processed_batches(wh, spec.system).select(pl.lit(spec.system).alias("source_system"), "batch_id") for spec in specs], how="vertical_relaxed")
+        gone = skip.join(live, on=["source_system", "batch_id"], how="anti")
+        if gone.height:
+            listed = ", ".join("'" + b.replace("'", "''") + "'" for b in gone["batch_id"].to_list())
+            wh.table(LAYER, *LINKS).delete(f"batch_id IN ({listed})")
+            skip = skip.join(gone, on=["source_system", "batch_id"], how="anti")
     known = None if full else wh.read(LAYER, *ADDRESS_TEXTS)
     known = known if known is not None and known.height else None
     chunks = _pending_chunks(wh, specs, skip)

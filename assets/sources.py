@@ -35,6 +35,12 @@ def markdown_table(df: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:
     return dg.MetadataValue.md(head + rows)
 
 
+def ingest_pool(spec: SourceSpec) -> str:
+    """One writer per system across runs (concurrency pools, limit 1 in dagster.yaml); the
+    warehouse's writer lock of the same name covers runs outside the instance."""
+    return f"ingest_{spec.system}"
+
+
 def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     key = bronze_key(spec)
 
@@ -45,6 +51,7 @@ def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         description=f"{spec.label}: landing files as received plus lineage. {spec.description}",
         check_specs=[dg.AssetCheckSpec("files_readable", asset=key, description="every delivered file in this run could be read")],
         metadata={"system": spec.system, "label": spec.label, "file_glob": spec.file_glob},
+        pool=ingest_pool(spec),
     )
     def _bronze(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
         wh = warehouse.get()
@@ -81,6 +88,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name=f"standardize_{spec.system}",
+        pool=ingest_pool(spec),
         specs=[
             dg.AssetSpec(
                 silver_key(spec),

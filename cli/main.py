@@ -270,6 +270,23 @@ def quarantine_replay(file: Path, warehouse: str) -> None:
     click.echo("run the curated assets (or `make demo`'s ingest) to publish through the quality gates")
 
 
+@quarantine.command("withdraw")
+@click.argument("system")
+@click.argument("batch_id")
+@click.option("--reason", required=True, help="why the batch is taken back (kept with its rows in quarantine)")
+@warehouse_option
+def quarantine_withdraw(system: str, batch_id: str, reason: str, warehouse: str) -> None:
+    """Take back a delivered batch (e.g. a department's wrong export): its rows move to
+    quarantine with the reason and it leaves every build and quality gate."""
+    from pipelines.quarantine import withdraw_batch
+
+    try:
+        moved = withdraw_batch(open_warehouse(warehouse), system, batch_id, reason)
+    except (ValueError, KeyError) as err:
+        raise click.ClickException(str(err).strip("'\"")) from None
+    click.echo(f"{system} batch {batch_id} withdrawn: {moved} rows moved to quarantine")
+
+
 @main.group()
 def quality() -> None:
     """Quality results, reports and the data dictionary."""

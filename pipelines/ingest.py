@@ -85,21 +85,26 @@ def replace_batches(wh: Warehouse, df: pl.DataFrame, layer: str, system: str, ta
     """Write the rows of ``batch_ids`` so that a redo never duplicates them, in one commit.
 
     New batches are appended (schema may grow); a batch already in the table (a run that died
-    after this write, now redone) is replaced by a predicate overwrite."""
+    after this write, now redone) is replaced by a predicate overwrite. The commit records an
+    app transaction for these batches: a write whose commit landed though its writer never
+    heard back (an ambiguous commit) is found there and not applied again."""
+    app_id = "enteronce.batches." + hashlib.blake2b(",".join(sorted(batch_ids)).encode(), digest_size=12).hexdigest()
     if not wh.exists(layer, system, table):
-        wh.write(df, layer, system, table, mode="append")  # an empty batch still creates the table
+        wh.write(df, layer, system, table, mode="append", app_id=app_id, app_version=1)  # an empty batch still creates the table
         return
+    if wh.app_version(layer, system, table, app_id) is not None:
+        return  # this very write already landed
     scan = wh.scan(layer, system, table)
     assert scan is not None
     present = scan.select(batch_col).filter(pl.col(batch_col).is_in(batch_ids)).head(1).collect().height > 0
     if not present:
         if df.height:
-            wh.write(df, layer, system, table, mode="append")
+            wh.write(df, layer, system, table, mode="append", app_id=app_id, app_version=1)
         return
     listed = ", ".join("'" + b.replace("'", "''") + "'" for b in batch_ids)
     existing = pl.Schema(wh.table(layer, system, table).schema().to_arrow())  # type: ignore[arg-type]
     wh.write(df.select([c for c in existing if c in df.columns]).cast({c: t for c, t in existing.items() if c in df.columns}, strict=False),
-             layer, system, table, mode="overwrite", predicate=f"{batch_col} IN ({listed})")
+             layer, system, table, mode="overwrite", predicate=f"{batch_col} IN ({listed})", app_id=app_id, app_version=1)
 
 
 def pa_schema_names(dt) -> list[str]:
@@ -112,7 +117,15 @@ def ingest_bronze(
     wh: Warehouse,
     progress: Callable[[str], None] | None = None,
 ) -> BronzeReport:
-    """Ingest every new landing file of ``spec``'s system into ``bronze/<system>/<table>``."""
+    """Ingest every new landing file of ``spec``'s system into ``bronze/<system>/<table>``.
+
+    One writer per system at a time (:meth:`Warehouse.writer_lock`): a second run waits, then
+    finds the files taken."""
+    with wh.writer_lock(f"ingest_{spec.system}"):
+        return _ingest_bronze(spec, landing_root, wh, progress)
+
+
+def _ingest_bronze(spec: SourceSpec, landing_root: Path, wh: Warehouse, progress: Callable[[str], None] | None) -> BronzeReport:
     report = BronzeReport(spec.system)
     seen = wh.read("bronze", spec.system, FILES_TABLE)
     handled: set[tuple[str, str]] = set()  # (hash, path) pairs already decided in earlier runs
@@ -232,7 +245,13 @@ def build_silver(
     """Standardise every bronze batch of ``spec``'s system that silver has not processed yet.
 
     Pending batches are taken in groups of up to :data:`GROUP_ROWS` rows (30 days of meter
-    readings repeat the same 400 k addresses), each group written in one commit per table."""
+    readings repeat the same 400 k addresses), each group written in one commit per table.
+    Same writer lock as bronze: one run standardises a system at a time."""
+    with wh.writer_lock(f"ingest_{spec.system}"):
+        return _build_silver(spec, wh, progress)
+
+
+def _build_silver(spec: SourceSpec, wh: Warehouse, progress: Callable[[str], None] | None) -> SilverReport:
     report = SilverReport(spec.system)
     bronze_scan = wh.scan("bronze", spec.system, spec.table)
     if bronze_scan is None:

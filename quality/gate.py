@@ -24,6 +24,7 @@ import polars as pl
 import pipelines.gold
 from pipelines.gold import BUILDERS, BY_BATCH, build_by_batches
 from pipelines.ingest import BATCHES_TABLE, processed_batches
+from pipelines.quarantine import REPLAYED_TABLE, open_rows
 from pipelines.sources import all_specs, feeders
 from pipelines.sources.spec import SourceSpec
 from quality.gx_run import RESULTS, keep_results, run_suite
@@ -56,8 +57,9 @@ def audit_batch(wh: Warehouse, spec: SourceSpec, batch_id: str, run_id: str) -> 
     """Validate one standardised batch with its system's suite and keep the results."""
     scan = wh.scan("silver", spec.system, spec.table)
     rows = scan.filter(pl.col("batch_id") == batch_id).collect() if scan is not None else pl.DataFrame()
-    batches = wh.read("silver", spec.system, BATCHES_TABLE)
-    quarantined = int(batches.filter(pl.col("batch_id") == batch_id)["quarantined_rows"].sum()) if batches.height else 0
+    # the rows still open in quarantine: a corrected and replayed row no longer counts against it
+    still_open = open_rows(wh, spec.system)
+    quarantined = still_open.filter(pl.col("batch_id") == batch_id).height if still_open.height else 0
     results = run_suite(silver_suite(spec, rows, quarantined), run_id, batch_id)
     keep_results(wh, results)
     return results
@@ -82,21 +84,54 @@ def _stored_audit(wh: Warehouse, system: str, batch_id: str) -> pl.DataFrame:
     return found.filter(pl.col("validated_at") == pl.col("validated_at").max())
 
 
-def source_failures(wh: Warehouse, systems: list[str] | tuple[str, ...], run_id: str) -> dict[str, list[str]]:
-    """Failed rules of each system's latest batch (audited now if it never was)."""
+def _last_passed(wh: Warehouse, table: str | None):
+    """When ``table``'s gate last passed (``None``: never, or no table named)."""
+    if table is None:
+        return None
+    decided = wh.read(*PUBLISHES)
+    if decided.height == 0:
+        return None
+    passed = decided.filter((pl.col("table") == table) & pl.col("passed"))
+    return passed["decided_at"].max() if passed.height else None
+
+
+def unpublished_batches(wh: Warehouse, system: str, table: str | None) -> list[str]:
+    """The system's batches in force standardised since ``table`` last passed its gate (all of
+    them if it never did), and always the latest one: every one of them is audited."""
+    batches = processed_batches(wh, system)
+    if batches.height == 0:
+        return []
+    since = _last_passed(wh, table)
+    pending = batches if since is None else batches.filter(pl.col("processed_at") > since)
+    latest = batches.sort("processed_at", "batch_id")["batch_id"][-1]
+    return sorted(set(pending["batch_id"].to_list()) | {latest})
+
+
+def _replayed_since(wh: Warehouse, system: str, batch_id: str, audited_at) -> bool:
+    """Rows of the batch were replayed after its stored audit: audit it again."""
+    replayed = wh.read("quarantine", system, REPLAYED_TABLE)
+    if replayed.height == 0 or audited_at is None:
+        return False
+    return replayed.filter((pl.col("batch_id") == batch_id) & (pl.col("replayed_at") > audited_at)).height > 0
+
+
+def source_failures(wh: Warehouse, systems: list[str] | tuple[str, ...], run_id: str, table: str | None = None) -> dict[str, list[str]]:
+    """Failed rules of every batch of each system not yet behind ``table``'s last passed gate
+    (:func:`unpublished_batches`), each audited now if it never was or was corrected since."""
     failures: dict[str, list[str]] = {}
     specs = all_specs()
     for system in systems:
-        batch_id = latest_batch_id(wh, system)
-        if batch_id is None:
+        batch_ids = unpublished_batches(wh, system, table)
+        if not batch_ids:
             failures[system] = ["no standardised batch yet"]
             continue
-        results = _stored_audit(wh, system, batch_id)
-        if results.height == 0:
-            results = audit_batch(wh, specs[system], batch_id, run_id)
-        failed = results.filter(~pl.col("success"))
-        if failed.height:
-            failures[system] = [describe(r) for r in failed.iter_rows(named=True)]
+        for batch_id in batch_ids:
+            results = _stored_audit(wh, system, batch_id)
+            if results.height == 0 or _replayed_since(wh, system, batch_id, results["validated_at"].max()):
+                results = audit_batch(wh, specs[system], batch_id, run_id)
+            failed = results.filter(~pl.col("success"))
+            if failed.height:
+                failures.setdefault(system, []).extend(f"batch {batch_id}: {describe(r)}" for r in failed.iter_rows(named=True))
     return failures
 
 
@@ -258,7 +293,7 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
     (:data:`pipelines.gold.BY_BATCH`) are built from the batches they do not include yet,
     unless the address links were recomputed since."""
     sources = feeders(spec.name)
-    failures = source_failures(wh, sources, run_id)
+    failures = source_failures(wh, sources, run_id, spec.name)
     inputs = _link_inputs(wh)
     fingerprint = input_fingerprint(wh, spec)
     batches = [] if _unchanged_inputs(wh, spec, fingerprint) else _new_batches(wh, spec, inputs)

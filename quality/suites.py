@@ -92,8 +92,13 @@ def silver_suite(spec: SourceSpec, batch: pl.DataFrame, quarantined: int) -> Sui
     # quarantine share of the batch
     total = max(batch.height + quarantined, 1)
     allowed = max(SILVER_QUARANTINE_MAX, SILVER_QUARANTINE_FLOOR / total)  # a small batch may lose a few rows
+    share = E.ExpectColumnMaxToBeBetween(column="_quarantine_share", max_value=allowed, meta={"rule": f"at most {allowed:.1%} of the batch quarantined"})
+    if batch.height == 0:
+        # no row left in silver (all quarantined, or all of them corrected and replayed into
+        # another batch): the quarantine share is the one rule left to check
+        return Suite(f"silver.{spec.system}", pl.DataFrame({"_quarantine_share": [quarantined / total]}), [share])
     frame = frame.with_columns(pl.lit(quarantined / total).alias("_quarantine_share"))
-    exp.append(E.ExpectColumnMaxToBeBetween(column="_quarantine_share", max_value=allowed, meta={"rule": f"at most {allowed:.1%} of the batch quarantined"}))
+    exp.append(share)
     return Suite(f"silver.{spec.system}", frame, exp)
 
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.ids import ID_CHECK_CHARS
-from pipelines.quarantine import export_quarantine, replay
+from pipelines.quarantine import export_quarantine, list_quarantine, replay, withdraw_batch
 from pipelines.sources import feeders
 from quality.gate import APP_ID, publish_staged
 from tests.helpers import materialize_all
@@ -153,8 +153,20 @@ def test_one_failing_gate_holds_back_its_tables_alone_then_a_fix_publishes(lake,
     failed = wh.read("quality", "results", "expectations").filter((pl.col("run_id") == result.run_id) & ~pl.col("success"))
     assert set(failed["suite"]) >= {"silver.gongan", "silver.qixiang"}
 
-    # fix: the register re-sends a clean file; the weather rows are corrected and replayed
+    # a clean file alone does not unblock: the bad batch is still unpublished and audited
     source, _, _ = _gongan_rows(district)
+    clean = source.read_bytes().decode("gb18030").replace("\n", "\r\n", 2)  # same rows, new bytes
+    (landing / "gongan" / "gongan_hjrk_20261106b.csv").write_bytes(clean.encode("gbk"))
+    result = _run(landing, base / "wh", base)
+    gates = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations() if e.check_name == "quality_gate"}
+    assert not gates["persons"].passed and "ID checksum" in gates["persons"].description
+
+    # fix: the register's bad batch is withdrawn and a clean file re-sent; the weather rows are
+    # corrected and replayed
+    files = wh.read("bronze", "gongan", "_files")
+    bad_batch = files.filter(pl.col("file_name") == "gongan_hjrk_20261106.csv")["batch_id"][0]
+    assert withdraw_batch(wh, "gongan", bad_batch, "公安 re-sent the export") > 0
+    assert wh.read("silver", "gongan", "household_register").filter(pl.col("batch_id") == bad_batch).height == 0
     clean = source.read_bytes().decode("gb18030").replace("\n", "\r\n", 1)  # same rows, new bytes
     (landing / "gongan" / "gongan_hjrk_20261107.csv").write_bytes(clean.encode("gbk"))
     export = base / "qixiang_fix.csv"
@@ -163,6 +175,11 @@ def test_one_failing_gate_holds_back_its_tables_alone_then_a_fix_publishes(lake,
     fixed.write_csv(export)
     reports = replay(wh, export)
     assert reports[0].quarantined_rows == 0 and reports[0].silver_rows >= 30
+    # replayed rows leave the open quarantine; replaying the same rows again adds nothing
+    assert list_quarantine(wh, "qixiang").filter(pl.col("reason").str.contains("areaCode|区划")).height == 0
+    silver_before = wh.read("silver", "qixiang", "weather_warnings").height
+    again = replay(wh, export)
+    assert again[0].silver_rows == 0 and wh.read("silver", "qixiang", "weather_warnings").height == silver_before
     replayed = wh.read("silver", "qixiang", "weather_warnings").filter(pl.col("replay_of_batch_id").is_not_null())
     assert replayed["replay_of_batch_id"].n_unique() >= 1  # lineage back to the original batches
 

@@ -8,8 +8,11 @@ overwrites (idempotent per-batch replacement) and, later, MERGE and change data 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,7 +116,28 @@ class Warehouse:
             description=description,
             configuration={"delta.enableChangeDataFeed": "true"},
         )
+        _fault_point()
         return self.table(layer, system, table).version()
+
+    @contextlib.contextmanager
+    def writer_lock(self, name: str) -> Iterator[None]:
+        """One writer at a time for ``name`` (e.g. a system's bronze and silver) across processes.
+
+        A local warehouse takes an exclusive ``flock`` on ``<root>/_locks/<name>.lock`` (released
+        by the OS when a writer dies, so a killed run never wedges the next one). Object storage
+        has no such lock: there the Dagster concurrency pool of the same name (dagster.yaml)
+        keeps runs apart."""
+        if _is_uri(self.root):
+            yield
+            return
+        folder = Path(self.root) / "_locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{name}.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def changes(self, layer: str, system: str, table: str, since: int, until: int | None = None) -> pl.DataFrame:
         """The change data feed from version ``since`` (inclusive): every row with ``_change_type``
@@ -127,6 +151,20 @@ class Warehouse:
             return None
         txn = self.table(layer, system, table).transaction_version(app_id)
         return txn
+
+
+_commits = 0
+
+
+def _fault_point() -> None:
+    """Fault injection for the crash tests (tests/faults): with ENTERONCE_KILL_AFTER_COMMITS=k
+    the process dies (exit 137, no cleanup, as under SIGKILL) right after its k-th commit."""
+    global _commits
+    limit = os.environ.get("ENTERONCE_KILL_AFTER_COMMITS")
+    if limit:
+        _commits += 1
+        if _commits >= int(limit):
+            os._exit(137)
 
 
 def _drop_null_typed_columns(data: pa.Table) -> pa.Table:
