@@ -8,7 +8,7 @@ import polars as pl
 
 from assets.automation import EAGER
 from assets.resources import LandingResource, WarehouseResource
-from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze
+from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze, landing_files
 from pipelines.sources.spec import SourceSpec
 from quality.conservation import row_conservation
 from quality.freshness import system_freshness
@@ -181,20 +181,30 @@ def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
     return _check
 
 
-def folder_sensor(name: str, subfolder: str, glob: str, selection: list[dg.AssetKey], description: str) -> dg.SensorDefinition:
-    """Request a run of ``selection`` when ``landing/<subfolder>`` gains or changes files."""
+def folder_sensor(name: str, subfolder: str, glob: str, selection: list[dg.AssetKey], description: str, spec: SourceSpec | None = None) -> dg.SensorDefinition:
+    """Request a run of ``selection`` when ``landing/<subfolder>`` gains or changes files.
+
+    A file counts once it is complete: its size and modification time held still since the
+    previous tick (a copy still running changes them), and for a source system, under its final
+    name and with its ``.done`` marker where the system uses one (:func:`landing_files`)."""
 
     @dg.sensor(name=name, asset_selection=selection, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING, description=description)
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
         folder = landing.path() / subfolder
-        files = sorted(p for p in folder.glob(glob) if p.is_file()) if folder.is_dir() else []
-        state = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
+        if spec is not None:
+            files = landing_files(spec, landing.path())
+        else:
+            files = sorted(p for p in folder.glob(glob) if p.is_file()) if folder.is_dir() else []
+        now = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
         previous = json.loads(context.cursor) if context.cursor else {}
-        changed = sorted(n for n, sig in state.items() if previous.get(n) != sig)
+        seen, requested = previous.get("seen", {}), previous.get("requested", {})
+        ready = {n: sig for n, sig in now.items() if seen.get(n) == sig}  # unchanged since the last tick
+        waiting = sorted(set(now) - set(ready))
+        changed = sorted(n for n, sig in ready.items() if requested.get(n) != sig)
+        context.update_cursor(json.dumps({"seen": now, "requested": {**requested, **ready}}))
         if not changed:
-            return dg.SkipReason(f"no new files in {subfolder}")
-        context.update_cursor(json.dumps(state))
-        return dg.RunRequest(run_key=f"{subfolder}:{json.dumps(state, sort_keys=True)}", asset_selection=selection, tags={"files": ",".join(changed)[:200]})
+            return dg.SkipReason(f"no new complete files in {subfolder}" + (f"; waiting for {', '.join(waiting)} to hold still" if waiting else ""))
+        return dg.RunRequest(run_key=f"{subfolder}:{json.dumps(ready, sort_keys=True)}", asset_selection=selection, tags={"files": ",".join(changed)[:200]})
 
     return _sensor
 
@@ -203,5 +213,6 @@ def landing_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     """Start a bronze+silver run for the system when its landing folder gains or changes files."""
     return folder_sensor(
         f"landing_{spec.system}", spec.system, spec.file_glob, [bronze_key(spec), silver_key(spec), quarantine_key(spec)],
-        f"watches the {spec.label} landing folder ({spec.system}/{spec.file_glob})",
+        f"watches the {spec.label} landing folder ({spec.system}/{spec.file_glob}); a file is taken once complete",
+        spec,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,9 +73,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# names uploads carry while they are still being written (taken only once renamed)
+IN_FLIGHT = re.compile(r"^(\.|~\$)|\.(tmp|part|partial|crdownload|filepart|uploading)$", re.IGNORECASE)
+
+
 def landing_files(spec: SourceSpec, landing_root: Path) -> list[Path]:
+    """The system's delivered files that are complete: not under a temporary upload name
+    (``.x.csv``, ``x.csv.part``, ``x.tmp`` …) and, for a system with ``done_marker``, with their
+    ``<file>.done`` beside them. (The landing sensors also wait until a file's size and
+    modification time hold still across two ticks.)"""
     folder = Path(landing_root) / spec.system
-    return sorted(p for p in folder.glob(spec.file_glob) if p.is_file()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.glob(spec.file_glob) if p.is_file() and not IN_FLIGHT.search(p.name)]
+    if spec.done_marker:
+        files = [p for p in files if p.with_name(p.name + ".done").exists()]
+    return sorted(files)
 
 
 def _now() -> datetime:

@@ -45,8 +45,10 @@ def test_a_delivery_in_landing_reaches_gold_through_automation(district, tmp_pat
         cells[header.split(",").index("联系电话")] = "13900000001"
         (landing / "gongan" / "gongan_hjrk_20261108.csv").write_bytes(f"{header}\n{','.join(cells)}\n".encode("gbk"))
 
-        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
-            request = sensor(ctx)
+        for _ in range(2):  # the file must hold still across two ticks
+            with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+                request = sensor(ctx)
+                cursor = ctx.cursor
         assert isinstance(request, dg.RunRequest)
         assert materialize_all(landing, root, tmp_path, instance, selection=request.asset_selection).success
         rounds = []

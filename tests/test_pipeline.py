@@ -173,12 +173,26 @@ def test_sensor_requests_a_run_for_new_files(district, tmp_path):
     shutil.copytree(district / "landing" / "canlian", landing / "canlian")
     sensor = defs.get_sensor_def("landing_canlian")
     resources = {"landing": LandingResource(root=str(landing))}
-    with dg.build_sensor_context(resources=resources) as ctx:
-        first = sensor(ctx)
-        assert isinstance(first, dg.RunRequest)
-        cursor = ctx.cursor
-    with dg.build_sensor_context(cursor=cursor, resources=resources) as ctx:
-        assert isinstance(sensor(ctx), dg.SkipReason)
-    (landing / "canlian" / "late.csv").write_bytes((next((landing / "canlian").glob("*.csv"))).read_bytes()[:400])
-    with dg.build_sensor_context(cursor=cursor, resources=resources) as ctx:
-        assert isinstance(sensor(ctx), dg.RunRequest)
+    def tick(cursor):
+        with dg.build_sensor_context(cursor=cursor, resources=resources) as ctx:
+            return sensor(ctx), ctx.cursor
+
+    first, cursor = tick(None)
+    assert isinstance(first, dg.SkipReason) and "waiting" in first.skip_message  # seen once: may still be copying
+    second, cursor = tick(cursor)
+    assert isinstance(second, dg.RunRequest)  # held still across two ticks
+    assert isinstance(tick(cursor)[0], dg.SkipReason)
+    # a copy in progress: taken only once it holds still
+    late = landing / "canlian" / "late.csv"
+    late.write_bytes((next((landing / "canlian").glob("*.csv"))).read_bytes()[:400])
+    result, cursor = tick(cursor)
+    assert isinstance(result, dg.SkipReason)
+    with late.open("ab") as handle:
+        handle.write("\n".encode())
+    result, cursor = tick(cursor)
+    assert isinstance(result, dg.SkipReason)  # it grew since the last tick
+    result, cursor = tick(cursor)
+    assert isinstance(result, dg.RunRequest) and result.tags["files"] == "late.csv"
+    # an upload under a temporary name is not a delivery
+    (landing / "canlian" / "next.csv.part").write_bytes(b"x")
+    assert isinstance(tick(tick(cursor)[1])[0], dg.SkipReason)

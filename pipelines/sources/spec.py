@@ -86,6 +86,7 @@ class SourceSpec:
     persons: tuple[PersonRole, ...] = ()  # person-bearing: the persons a row describes (person master)
     identity_rank: int = 99  # authority for names, IDs, birth dates and sex (lower wins; police register 0)
     feeds: tuple[str, ...] = ()  # curated tables built from this system (its batches are audited before they publish)
+    done_marker: bool = False  # take a file only once ``<file>.done`` is beside it (systems that upload slowly)
 
     def __post_init__(self) -> None:
         for canonical in set(self.columns.values()) | set(self.required):

@@ -137,3 +137,20 @@ def test_counting_each_format_from_the_file(district):
         from pipelines.sources.readers import read_source_file
 
         assert count_received(path, spec.format) == read_source_file(path, spec.format).height, system
+
+
+def test_files_still_uploading_are_not_taken(landing, wh):
+    """An upload under a temporary name, or (for a system using markers) without its ``.done``,
+    is not a delivery yet; once renamed / marked it is taken once."""
+    import dataclasses
+
+    data = ("\n".join([HEADER, *[_row(i) for i in range(5)]]) + "\n").encode("gbk")
+    spec = dataclasses.replace(get_spec("gongan"), done_marker=True)
+    part = _deliver(landing, "gongan", "register.csv.part", data)
+    _deliver(landing, "gongan", ".register.csv", data)
+    assert ingest_bronze(spec, landing, wh).ingested == []
+    final = part.rename(part.with_name("register.csv"))
+    assert ingest_bronze(spec, landing, wh).ingested == []  # no marker yet
+    final.with_name("register.csv.done").touch()
+    assert ingest_bronze(spec, landing, wh).rows == 5
+    assert ingest_bronze(spec, landing, wh).rows == 0  # taken once
