@@ -6,6 +6,7 @@ import polars as pl
 from address_master.base import MAX_LOSS, AddressBaseError, load_base, replacement_problems
 from address_master.links import count_address_values, refresh_links
 from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, remember_inputs, unchanged_since_last_run, write_base
+from pipelines.pii import scrubbed_errors
 from pipelines.ingest import file_sha256
 from pipelines.summary import count_rows
 from assets.automation import EAGER
@@ -35,6 +36,7 @@ class AddressBaseConfig(dg.Config):
         dg.AssetSpec(BUILDINGS_KEY, group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="buildings (building_id) of the address base"),
     ],
 )
+@scrubbed_errors
 def address_base(context: dg.AssetExecutionContext, config: AddressBaseConfig, warehouse: WarehouseResource, landing: LandingResource):
     """Import the newest CSV in landing/address_base/ (import format) as the address base."""
     folder = landing.path() / BASE_FOLDER
@@ -96,6 +98,7 @@ def address_links_asset() -> dg.AssetsDefinition:
         ],
         check_specs=[dg.AssetCheckSpec("every_address_linked", asset=LINKS_KEY, blocking=True, description="one link row per silver address value")],
     )
+    @scrubbed_errors
     def address_links(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         wh = warehouse.get()
         specs = list(all_specs().values())

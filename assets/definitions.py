@@ -14,7 +14,10 @@ from assets.notify import NOTIFY_SENSORS
 from assets.persons import person_assets
 from assets.resources import resources_from_env
 from assets.sources import bronze_asset, conservation_check, landing_sensor, silver_asset
+from pipelines.pii import install as scrub_logs
 from pipelines.sources import all_specs
+
+scrub_logs()  # every log record of the code location and its steps is scrubbed as it is made
 
 def assets_and_checks() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     """Every asset and standalone check, for the source systems known now."""

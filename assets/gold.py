@@ -10,6 +10,7 @@ import dagster as dg
 from assets.automation import AFTER_GATES
 from assets.resources import QualityResource, WarehouseResource
 from assets.sources import silver_key
+from pipelines.pii import scrubbed_errors
 from pipelines.sources import all_specs, feeders
 from quality.gate import curate_table
 from quality.report import write_report
@@ -41,6 +42,7 @@ def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
         output_required=False,
         op_tags=PRIORITY.get(spec.name, {}),
     )
+    @scrubbed_errors
     def _gold(context: dg.AssetExecutionContext, warehouse: WarehouseResource, quality: QualityResource):
         wh = warehouse.get()
         outcome = curate_table(wh, spec, context.run_id)

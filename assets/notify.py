@@ -9,7 +9,14 @@ from assets.resources import NotifierResource
 from pipelines.notify import notification, send
 
 # checks worth a message when they fail: the gates, and freshness (a warning)
-ANNOUNCED = {"quality_gate": ("gate_failure", "发布闸门未通过"), "freshness": ("late_delivery", "数据未按时报送"), "row_conservation": ("gate_failure", "行数不守恒")}
+ANNOUNCED = {
+    "quality_gate": ("gate_failure", "发布闸门未通过"),
+    "freshness": ("late_delivery", "数据未按时报送"),
+    "row_conservation": ("gate_failure", "行数不守恒"),
+    "files_readable": ("file_rejected", "文件被拒收"),
+    "columns_as_catalogued": ("column_drift", "列名变化"),
+    "reference_guard": ("reference_refused", "参考数据被拒用"),
+}
 
 
 @dg.run_failure_sensor(name="notify_run_failure", default_status=dg.DefaultSensorStatus.RUNNING, description="POSTs every failed run to the webhook")
@@ -24,7 +31,7 @@ def notify_run_failure(context: dg.RunFailureSensorContext, notifier: NotifierRe
 
 
 @dg.sensor(name="notify_check_failures", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="POSTs failed quality gates, row-conservation failures and late deliveries to the webhook")
+           description="POSTs failed quality gates, row-conservation failures, rejected files, column drift, refused reference data and late deliveries to the webhook")
 def notify_check_failures(context: dg.SensorEvaluationContext, notifier: NotifierResource):
     # walk runs that finished since the cursor (works on run-sharded SQLite storage as on Postgres)
     since = float(context.cursor) if context.cursor else 0.0

@@ -13,6 +13,7 @@ from assets.address import LINKS_KEY
 from assets.automation import EAGER
 from assets.resources import WarehouseResource
 from assets.sources import markdown_table, silver_key
+from pipelines.pii import scrubbed_errors
 from pipelines.sources import all_specs
 
 PERSON_LINKS = dg.AssetKey(["person", "links", "person_links"])
@@ -53,6 +54,7 @@ def person_master_asset() -> dg.AssetsDefinition:
             dg.AssetCheckSpec("household_members_share_a_room", asset=HOUSEHOLDS, description="members of a household live in one room (WARN: lists households spread over rooms)"),
         ],
     )
+    @scrubbed_errors
     def person_master(context: dg.AssetExecutionContext, config: PersonMasterConfig, warehouse: WarehouseResource):
         wh = warehouse.get()
         update = update_person_master(wh, all_specs(), full=config.full_resolve)
@@ -96,6 +98,7 @@ def business_master_asset() -> dg.AssetsDefinition:
             dg.AssetSpec(INSPECTIONS, deps=[BUSINESSES], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="every inspection linked to its business (最多查一次)"),
         ],
     )
+    @scrubbed_errors
     def business_master(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         wh = warehouse.get()
         signature = input_signature(wh, list(BUSINESS_SOURCES))

@@ -8,6 +8,7 @@ import polars as pl
 
 from assets.automation import EAGER
 from assets.resources import LandingResource, WarehouseResource
+from pipelines.pii import scrubbed_errors
 from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze, landing_files
 from pipelines.sources.spec import SourceSpec
 from quality.conservation import row_conservation
@@ -49,10 +50,14 @@ def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         group_name="bronze",
         kinds={"delta", "polars", spec.format.kind},
         description=f"{spec.label}: landing files as received plus lineage. {spec.description}",
-        check_specs=[dg.AssetCheckSpec("files_readable", asset=key, description="every delivered file in this run could be read")],
+        check_specs=[
+            dg.AssetCheckSpec("files_readable", asset=key, description="every delivered file in this run could be read (unreadable ones are moved to landing/_rejected)"),
+            dg.AssetCheckSpec("columns_as_catalogued", asset=key, description="列名变化: every catalogued column delivered, no unmapped column carrying data (WARN)"),
+        ],
         metadata={"system": spec.system, "label": spec.label, "file_glob": spec.file_glob},
         pool=ingest_pool(spec),
     )
+    @scrubbed_errors
     def _bronze(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
         wh = warehouse.get()
         report = ingest_bronze(spec, landing.path(), wh, progress=context.log.info)
@@ -78,6 +83,13 @@ def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             severity=dg.AssetCheckSeverity.WARN,
             description="; ".join(i["message"] for i in report.rejected) or "all files read",
             metadata={"rejected": markdown_table(pl.DataFrame(report.rejected, schema={"file": pl.String, "message": pl.String}))},
+        )
+        yield dg.AssetCheckResult(
+            check_name="columns_as_catalogued",
+            passed=not report.drift,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="; ".join(report.drift) or "columns as catalogued",
+            metadata={"drift": markdown_table(pl.DataFrame({"drift": report.drift}, schema={"drift": pl.String}))},
         )
 
     return _bronze
@@ -112,6 +124,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec("freshness", asset=key, description=f"数据鲜活度: a delivery at least every {spec.cadence_days} day(s) (WARN only)"),
         ],
     )
+    @scrubbed_errors
     def _silver(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         wh = warehouse.get()
         report = build_silver(spec, wh, progress=context.log.info)
@@ -161,6 +174,7 @@ def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
         blocking=True,
         description="per batch: records in the file (counted at intake) = lines of its bronze rows, and bronze rows = silver rows + quarantined rows",
     )
+    @scrubbed_errors
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         counts = row_conservation(spec, warehouse.get())
         unbalanced = counts.filter(~pl.col("balanced"))

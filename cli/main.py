@@ -32,6 +32,9 @@ def open_warehouse(root: str | Path):
 @click.group()
 def main() -> None:
     """EnterOnce (最多录一次): grassroots governance data lakehouse."""
+    from pipelines.pii import install
+
+    install()  # no ID number or phone in any log line of the CLI either
 
 
 # ------------------------------------------------------------------------------------ demo

@@ -22,6 +22,7 @@ from typing import Callable
 
 import polars as pl
 
+from pipelines.drift import column_drift
 from pipelines.pii import scrub
 from pipelines.sources.readers import LINES, SourceFileError, count_received, read_source_file
 from pipelines.sources.spec import SourceSpec
@@ -43,6 +44,7 @@ class BronzeReport:
     duplicates: list[dict] = field(default_factory=list)  # file, same_as
     rejected: list[dict] = field(default_factory=list)  # file, message
     unmapped: dict[str, list[str]] = field(default_factory=dict)  # file → columns
+    drift: list[str] = field(default_factory=list)  # column drift messages (pipelines.drift), one per column
     skipped: int = 0  # already ingested earlier, unchanged
 
     @property
@@ -160,7 +162,7 @@ def _ingest_bronze(spec: SourceSpec, landing_root: Path, wh: Warehouse, progress
         if previous is not None:
             message = f"same bytes as {previous['file_name']} (batch {previous['batch_id']}); not ingested again"
             report.duplicates.append({"file": str(path), "same_as": previous["file_name"]})
-            log_rows.append({**entry, "status": "duplicate", "rows": 0, "received": None, "message": message, "unmapped_columns": ""})
+            log_rows.append({**entry, "status": "duplicate", "rows": 0, "received": None, "message": message, "unmapped_columns": "", "drift": ""})
             continue
         if progress:
             progress(f"{spec.system}: reading {path.name}")
@@ -171,16 +173,20 @@ def _ingest_bronze(spec: SourceSpec, landing_root: Path, wh: Warehouse, progress
             _check_accounted(path, received, raw)
             _check_types(wh, spec, path, raw)
         except Exception as err:  # noqa: BLE001 — any file that cannot be read is isolated, never a crash of the batch
-            problem = err.problem if isinstance(err, SourceFileError) else f"cannot be read ({type(err).__name__}: {scrub(str(err).splitlines()[0] if str(err) else '')})"
+            problem = err.problem if isinstance(err, SourceFileError) else f"cannot be read ({type(err).__name__}: {scrub(str(err).splitlines()[0] if str(err) else '', strict=True)})"
             log.error("rejected %s: %s", path.name, problem)
             moved = reject_file(wh, spec, path, landing_root, digest, problem, getattr(err, "line", None))
             report.rejected.append({"file": str(path), "message": f"{path}: {problem}", "moved_to": str(moved)})
-            log_rows.append({**entry, "status": "rejected", "rows": 0, "received": None, "message": problem, "unmapped_columns": ""})
+            log_rows.append({**entry, "status": "rejected", "rows": 0, "received": None, "message": problem, "unmapped_columns": "", "drift": ""})
             first_seen[digest] = entry
             continue
         extra = unmapped_columns(raw.columns, spec)
         if extra:
             report.unmapped[str(path)] = extra
+        drift = [d.message for d in column_drift(raw, spec, path.name)]
+        for message in drift:
+            log.warning("column drift: %s", message)
+        report.drift += drift
         bronze = raw.with_columns(
             pl.lit(spec.system).alias("_system"),
             pl.lit(batch_id).alias("_batch_id"),
@@ -191,7 +197,7 @@ def _ingest_bronze(spec: SourceSpec, landing_root: Path, wh: Warehouse, progress
         replace_batches(wh, bronze, "bronze", spec.system, spec.table, "_batch_id", [batch_id])
         report.ingested.append({"file": str(path), "batch_id": batch_id, "rows": bronze.height})
         message = f"unknown columns kept in bronze only: {', '.join(extra)}" if extra else ""
-        log_rows.append({**entry, "status": "ingested", "rows": bronze.height, "received": received, "message": message, "unmapped_columns": ",".join(extra)})
+        log_rows.append({**entry, "status": "ingested", "rows": bronze.height, "received": received, "message": message, "unmapped_columns": ",".join(extra), "drift": "\n".join(drift)})
         first_seen[digest] = entry
     if log_rows:
         frame = pl.DataFrame(log_rows, schema_overrides={"received": pl.Int64}).with_columns(

@@ -8,12 +8,16 @@ import logging
 import urllib.request
 from datetime import datetime, timezone
 
+from pipelines.pii import scrub
+
 log = logging.getLogger(__name__)
 
 
 def notification(kind: str, title: str, text: str, **facts) -> dict:
-    """The payload: ``kind`` (run_failure | gate_failure | late_delivery), a Chinese title, a text, facts."""
-    return {"kind": kind, "title": title, "text": text, "at": datetime.now(timezone.utc).isoformat(), **facts}
+    """The payload: ``kind`` (run_failure | gate_failure | late_delivery | file_rejected |
+    column_drift | reference_refused), a Chinese title, a text, facts. Title and text are scrubbed
+    (:func:`pipelines.pii.scrub`): an alert never carries an ID number, phone or quoted value."""
+    return {"kind": kind, "title": scrub(title), "text": scrub(text), "at": datetime.now(timezone.utc).isoformat(), **facts}
 
 
 def send(url: str, payload: dict, timeout: float = 5.0) -> bool:

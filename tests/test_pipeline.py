@@ -47,9 +47,9 @@ def test_every_check_passes(run):
     first, _, _ = run
     assert first.success
     evaluations = first.get_asset_check_evaluations()
-    # files_readable, row_conservation, batch_quality, freshness per system, the base's
-    # reference_guard, every_address_linked, three person checks, one quality gate per curated table
-    assert len(evaluations) == 4 * 13 + 1 + 1 + 3 + 13
+    # files_readable, columns_as_catalogued, row_conservation, batch_quality, freshness per system,
+    # the base's reference_guard, every_address_linked, three person checks, one gate per curated table
+    assert len(evaluations) == 5 * 13 + 1 + 1 + 3 + 13
     assert all(e.passed for e in evaluations), [e.description for e in evaluations if not e.passed]
 
 

@@ -23,6 +23,8 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 DEFAULT_ROOT = "data/warehouse"
 ENV_ROOT = "ENTERONCE_WAREHOUSE"
 ENV_STORAGE_OPTIONS = "ENTERONCE_STORAGE_OPTIONS"
+ENV_SHARED = "ENTERONCE_LAKE_SHARED"  # "1": keep the process umask (a lake readable by a group, by choice)
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700: the lake holds raw personal data (quarantine, bronze)
 
 
 def _is_uri(root: str) -> bool:
@@ -35,6 +37,8 @@ class Warehouse:
 
     root: str = DEFAULT_ROOT
     storage_options: dict[str, str] = field(default_factory=dict)
+    # a local lake is owner-only (see :meth:`_make_private`) unless ENTERONCE_LAKE_SHARED=1
+    private: bool = field(default_factory=lambda: os.environ.get(ENV_SHARED, "") != "1")
 
     @classmethod
     def from_env(cls) -> "Warehouse":
@@ -44,6 +48,18 @@ class Warehouse:
             root=os.environ.get(ENV_ROOT) or DEFAULT_ROOT,
             storage_options=json.loads(options) if options else {},
         )
+
+    def _make_private(self) -> None:
+        """Owner-only lake: the root folder 0700 (nobody else can enter it, whatever lies below)
+        and this process's umask 077, so every folder and file delta-rs creates is 0700/0600.
+        Object stores have their own access policies; nothing to do there."""
+        if not self.private or _is_uri(self.root):
+            return
+        root = Path(self.root)
+        root.mkdir(parents=True, exist_ok=True)
+        if root.stat().st_mode & 0o077:
+            root.chmod(0o700)
+        os.umask(PRIVATE_UMASK)
 
     def uri(self, layer: str, system: str, table: str) -> str:
         """Storage location of ``layer/system/table``; the asset key names the same path."""
@@ -104,6 +120,7 @@ class Warehouse:
             commit = CommitProperties(app_transactions=[Transaction(app_id=app_id, version=app_version)])
         uri = self.uri(layer, system, table)
         if not _is_uri(self.root):
+            self._make_private()
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         write_deltalake(
             uri,

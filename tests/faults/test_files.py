@@ -154,3 +154,33 @@ def test_files_still_uploading_are_not_taken(landing, wh):
     final.with_name("register.csv.done").touch()
     assert ingest_bronze(spec, landing, wh).rows == 5
     assert ingest_bronze(spec, landing, wh).rows == 0  # taken once
+
+
+def test_a_renamed_column_carrying_data_is_named_with_its_catalogue_field(landing, wh):
+    renamed = HEADER.replace("联系电话", "手机")
+    _deliver(landing, "gongan", "register.csv", ("\n".join([renamed, *[_row(i) for i in range(5)]]) + "\n").encode("gbk"))
+    report = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert report.rows == 5 and len(report.drift) == 2, report.drift
+    missing, new = report.drift
+    assert "联系电话 is missing" in missing and "phone (联系电话)" in missing and "renamed to 手机" in missing
+    assert "手机 carries data in 5 rows" in new and "map it to phone" in new
+    logged = wh.read("bronze", "gongan", FILES_TABLE)["drift"][0]
+    assert "手机" in logged and "联系电话" in logged
+
+
+def test_a_required_column_missing_rejects_the_file(landing, wh):
+    renamed = HEADER.replace("公民身份号码", "身份证")
+    _deliver(landing, "gongan", "register.csv", ("\n".join([renamed, *[_row(i) for i in range(3)]]) + "\n").encode("gbk"))
+    report = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert report.rows == 0 and "missing required column(s) 公民身份号码" in report.rejected[0]["message"]
+
+
+def test_the_demo_deliveries_have_no_drift(district, landing, wh):
+    """No false alarms: every system's own export matches its catalogue mapping."""
+    import shutil
+
+    from pipelines.sources import all_specs
+
+    shutil.copytree(district / "landing", landing, dirs_exist_ok=True)
+    for spec in all_specs().values():
+        assert ingest_bronze(spec, landing, wh).drift == [], spec.system
