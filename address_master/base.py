@@ -22,17 +22,28 @@ class AddressBaseError(Exception):
     """The file cannot be used as an address base at all (missing columns, unreadable)."""
 
 
-def read_base_csv(path: Path | str) -> pl.DataFrame:
-    """Read an import file as strings, keeping the CSV line number in ``line``."""
+def read_base_csv(path: Path | str, encoding: str = "utf-8") -> pl.DataFrame:
+    """Read an import file as strings, keeping the CSV line number in ``line``.
+
+    Strict: a wrong encoding (the usual wrong one named), a repeated or missing column, a file
+    with no rows, a ragged or unterminated-quote line are :class:`AddressBaseError` naming the file
+    and line — a base is reference data, nothing in it is guessed."""
+    from pipelines.sources.readers import MALFORMED, ROW, SourceFileError, read_source_file
+    from pipelines.sources.spec import CsvFormat
+
     path = Path(path)
     try:
-        df = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as err:
-        raise AddressBaseError(f"{path}: cannot read as a UTF-8 CSV: {str(err).splitlines()[0]}") from None
+        df = read_source_file(path, CsvFormat(encoding=encoding))
+    except SourceFileError as err:
+        raise AddressBaseError(str(err)) from None
+    if MALFORMED in df.columns and df[MALFORMED].is_not_null().any():
+        bad = df.filter(pl.col(MALFORMED).is_not_null())
+        raise AddressBaseError(f"{path}: line {bad[ROW][0]}: {bad[MALFORMED][0]}" + (f" (and {bad.height - 1} more bad line(s))" if bad.height > 1 else ""))
     missing = [c for c in BASE_COLUMNS if c not in df.columns]
     if missing:
-        raise AddressBaseError(f"{path}: missing column(s) {', '.join(missing)} (need {','.join(BASE_COLUMNS)})")
-    return df.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+        raise AddressBaseError(f"{path}: line 1: missing column(s) {', '.join(missing)} (need {','.join(BASE_COLUMNS)})")
+    blank_to_null = [pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in df.columns if not c.startswith("_")]
+    return df.select(pl.col(ROW).cast(pl.Int64).alias("line"), *blank_to_null)
 
 
 def validate_base(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -117,7 +128,7 @@ def replacement_problems(current_ids: pl.Series | None, new_ids: pl.Series, max_
     return []
 
 
-def load_base(path: Path | str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def load_base(path: Path | str, encoding: str = "utf-8") -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read and validate an import file: (addresses, buildings, rejected rows)."""
-    valid, rejected = validate_base(read_base_csv(path))
+    valid, rejected = validate_base(read_base_csv(path, encoding))
     return valid, buildings_of(valid), rejected

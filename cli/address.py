@@ -54,20 +54,32 @@ def parse_cmd(chunk: int) -> None:
         _write(parsed.select(FIELDS), out)
 
 
+ENCODING = click.option("--encoding", default="utf-8", show_default=True, help="text encoding of the base CSV (utf-8, gbk, …); the usual wrong one is named")
+
+
 @address.command("match")
 @click.option("--base", "base_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="address base CSV (import format)")
 @click.option("--chunk", default=CHUNK, show_default=True, help="lines processed per batch")
-def match_cmd(base_path: Path, chunk: int) -> None:
+@ENCODING
+@click.option("--skip-bad-rows", is_flag=True, help="match against the valid rows of a base that has bad ones (listed on stderr) instead of refusing it")
+def match_cmd(base_path: Path, chunk: int, encoding: str, skip_bad_rows: bool) -> None:
     """Match addresses (one per line on stdin) to the base: JSON lines of address_id, building_id, score, method."""
     from address_master.base import AddressBaseError, load_base
     from address_master.match import match_parsed
 
     try:
-        base, _, rejected = load_base(base_path)
+        base, _, rejected = load_base(base_path, encoding)
     except AddressBaseError as err:
         raise click.ClickException(str(err)) from None
     if rejected.height:
-        click.echo(f"address base: {rejected.height} bad rows ignored (see `enteronce address import-base`)", err=True)
+        first = rejected.row(0, named=True)
+        where = f"{base_path}: line {first['line']}, column {first['reason']}"
+        more = f" ({rejected.height - 1} more bad row(s))" if rejected.height > 1 else ""
+        if not skip_bad_rows:
+            raise click.ClickException(f"{where}{more}; fix the base or pass --skip-bad-rows")
+        click.echo(f"address base: {rejected.height} bad row(s) skipped, first: {where}", err=True)
+    if base.height == 0:
+        raise click.ClickException(f"{base_path}: no valid address rows to match against")
     out = sys.stdout.buffer
     for lines in read_chunks(sys.stdin.buffer, chunk):
         parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a").with_row_index("_i")
@@ -80,7 +92,8 @@ def match_cmd(base_path: Path, chunk: int) -> None:
 @click.option("--warehouse", type=click.Path(path_type=Path), default=Path("data/warehouse"), show_default=True)
 @click.option("--max-loss", type=float, default=0.05, show_default=True, help="refuse a base dropping or re-keying more than this share of the addresses in force")
 @click.option("--force", is_flag=True, help="import even so (a deliberate re-coding of the base)")
-def import_base_cmd(file: Path, warehouse: Path, max_loss: float, force: bool) -> None:
+@ENCODING
+def import_base_cmd(file: Path, warehouse: Path, max_loss: float, force: bool, encoding: str) -> None:
     """Validate FILE and publish it as the address base (address/base/addresses, …/buildings)."""
     from address_master.base import AddressBaseError, load_base, replacement_problems
     from address_master.store import BASE_ADDRESSES, LAYER, write_base
@@ -89,7 +102,7 @@ def import_base_cmd(file: Path, warehouse: Path, max_loss: float, force: bool) -
     started = time.perf_counter()
     wh = Warehouse(root=str(warehouse))
     try:
-        addresses, buildings, rejected = load_base(file)
+        addresses, buildings, rejected = load_base(file, encoding)
     except AddressBaseError as err:
         raise click.ClickException(str(err)) from None
     current = wh.read(LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)

@@ -252,8 +252,14 @@ def _check_required_columns(path: Path, columns: list[str], spec: SourceSpec) ->
         if not any(src in columns for src in spec.sources_of(f))
     ]
     if missing:
-        found = ", ".join(c for c in columns if not c.startswith("_")) or "none"
-        raise SourceFileError(path, f"missing required column(s) {', '.join(missing)} (found: {found})")
+        # only catalogued names are repeated back: a file without its header line would put a
+        # row of personal data here
+        delivered = [c for c in columns if not c.startswith("_")]
+        known = [c for c in delivered if c in spec.columns or c in spec.ignored]
+        found = f"found {len(delivered)} column(s){': ' + ', '.join(known) if known else ''}"
+        unknown = len(delivered) - len(known)
+        hint = f"; {unknown} not in the mapping{' — is the header line missing?' if not known else ''}" if unknown else ""
+        raise SourceFileError(path, f"missing required column(s) {', '.join(missing)} ({found}{hint})")
 
 
 GROUP_ROWS = 4_000_000  # batches standardised together: each distinct value is normalised once per group

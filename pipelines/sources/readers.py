@@ -129,9 +129,21 @@ def decode(path: Path, encoding: str) -> str:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise SourceFileError(
-            path, f"wrong encoding: byte {err.start} (line {line}) is not valid {encoding.upper()}", line
+            path, f"wrong encoding: byte {err.start} (line {line}) is not valid {encoding.upper()}{_looks_like(data, enc)}", line
         ) from None
     return text.lstrip("\ufeff")
+
+
+def _looks_like(data: bytes, tried: str) -> str:
+    """The usual wrong encoding, named: UTF-8 expected but the bytes are GBK (or the reverse)."""
+    for name, codec in (("GBK", "gb18030"), ("UTF-8", "utf-8")):
+        if codec != tried and not (codec == "utf-8" and tried.startswith("utf")):
+            try:
+                data.decode(codec)
+                return f"; the file reads as {name} (encoding {name.lower()})"
+            except UnicodeDecodeError:
+                continue
+    return ""
 
 
 def _read_csv(path: Path, fmt: CsvFormat) -> pl.DataFrame:
