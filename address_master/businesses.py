@@ -2,27 +2,39 @@
 resolved to one business each, so every inspection of a premises hangs off one record
 ("最多查一次": the premises' fields are filled once, from the registry).
 
-Rules: a valid 统一社会信用代码 → that business; otherwise the name core (region prefix such as
-上城区/杭州 dropped) at the same building; otherwise the name core alone when exactly one
+Rules: a valid 统一社会信用代码 → that business; otherwise the name core (leading province, city
+and district names dropped, full or short, from the division table) at the same building; otherwise the name core alone when exactly one
 registered business has it; otherwise a premises of its own (name core + building).
 """
 
 from __future__ import annotations
+
+import functools
+import re
 
 import polars as pl
 
 from address_master.persons import stable_ids
 from address_master.store import LAYER, LINKS
 from pipelines.ids import credit_valid_expr
+from pipelines.reference import divisions
 from pipelines.text import normalize_compact
 from warehouse.storage import Warehouse
 
 SOURCES = {"shichang": "businesses", "chengguan": "shop_inspections", "xiaofang": "fire_inspections"}
-REGION_PREFIX = r"^(?:浙江省|浙江|杭州市|杭州|上城区|上城)"
+@functools.cache
+def region_prefix() -> str:
+    """A pattern for leading place names in a business name (``浙江省杭州市…``, ``杭州…``): every
+    province, city and district of the division table, by its full name and its short form
+    (suffix 省/市/区/县 dropped where two characters or more remain), longest first."""
+    names = divisions().filter(pl.col("level") <= 3)["name"].to_list()
+    short = [re.sub(r"(省|市|区|县|自治县)$", "", n) for n in names]
+    forms = sorted({n for n in [*names, *short] if len(n) >= 2}, key=len, reverse=True)
+    return "^(?:" + "|".join(map(re.escape, forms)) + ")+"
 
 
 def name_core_expr(name: pl.Expr) -> pl.Expr:
-    return normalize_compact(name).str.replace(REGION_PREFIX, "").str.replace_all(r"[()（）·\s]", "")
+    return normalize_compact(name).str.replace(region_prefix(), "").str.replace_all(r"[()（）·\s]", "")
 
 
 def collect_business_records(wh: Warehouse) -> pl.DataFrame:

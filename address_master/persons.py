@@ -45,6 +45,10 @@ WEIGHTS = {
 ACCEPT = 10.0
 MARGIN = 3.0
 NAME_SIMILAR = 0.6
+# an ID (or its first 17 digits) places a record only if its name is more than half the same as
+# the ID's own name (or sounds the same): 张明 / 张伟 share a surname and exactly half — relatives
+# sharing one (mistyped) number stay apart; a one-character typo in a 3-character name still joins
+SAME_PERSON_NAME = 0.5
 RECORD_COLUMNS = ["record_id", "source", "name", "id_number", "birth_date", "sex", "room_key", "building_key"]
 
 
@@ -127,7 +131,7 @@ def _id_rule(rec: pl.DataFrame) -> pl.DataFrame:
     valid = valid.with_columns(pl.Series("_sim", sim, dtype=pl.Float64) / 100)
     anchor_pinyin = valid.filter(pl.col("name_key") == pl.col("_anchor_name")).select("id18", pl.col("pinyin_key").alias("_anchor_py")).unique("id18")
     valid = valid.join(anchor_pinyin, on="id18", how="left")
-    agrees = ((pl.col("_sim") >= 0.5) | (pl.col("pinyin_key") == pl.col("_anchor_py"))) & _written_agrees_with_id()
+    agrees = ((pl.col("_sim") > SAME_PERSON_NAME) | (pl.col("pinyin_key") == pl.col("_anchor_py"))) & _written_agrees_with_id()
     kept = valid.filter(agrees)
     return kept.select("_r", pl.concat_str([pl.lit("id:"), pl.col("id18")]).alias("anchor"), pl.lit("id").alias("rule"), pl.lit(1.0).alias("score"))
 
@@ -150,7 +154,7 @@ def _first17_rule(rec: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
     # the same guard as rule 1: a name that matches none of the person's names is someone else's
     sim = process.cpdist(cand["name_key"].fill_null("").to_list(), cand["_p_name"].fill_null("").to_list(), scorer=fuzz.ratio, workers=-1)
     cand = cand.with_columns(pl.Series("_sim", sim, dtype=pl.Float64) / 100)
-    agrees = pl.col("name_key").is_null() | (pl.col("_sim") >= 0.5) | (pl.col("pinyin_key") == pl.col("_p_py"))
+    agrees = pl.col("name_key").is_null() | (pl.col("_sim") > SAME_PERSON_NAME) | (pl.col("pinyin_key") == pl.col("_p_py"))
     kept = cand.filter(agrees).select("_r", "anchor").sort("_r", "anchor").unique("_r", keep="first")
     return kept.select("_r", "anchor", pl.lit("id_first17").alias("rule"), pl.lit(0.95).alias("score"))
 

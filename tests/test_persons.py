@@ -119,6 +119,33 @@ def test_written_birth_date_contradicting_the_id_detaches_the_record():
     assert p["a"] != p["b"] and p["b"] == p["c"]
 
 
+def test_relatives_sharing_a_mistyped_id_and_a_surname_stay_apart():
+    """张明's ID typed (with a wrong check digit) into his brother 张伟's record at the same room:
+    the shared first 17 digits must not merge two people whose names differ."""
+    p = _resolve([
+        ("a", "gongan", "张明", vid("33010219800101001"), "1980-01-01", "男", "R1", "B1"),
+        ("b", "gongan", "张伟", vid("33010219820303005"), "1982-03-03", "男", "R1", "B1"),
+        ("c", "minzheng", "张伟", bad("33010219800101001"), None, "男", "R1", "B1"),  # brother's ID, mistyped
+        ("d", "canlian", "张明", bad("33010219800101001"), None, "男", "R1", "B1"),  # his own, mistyped
+    ])
+    assert p["a"] != p["b"]
+    assert p["c"] != p["a"]  # the brother's number does not make 张伟 into 张明 …
+    assert p["d"] == p["a"]  # … while 张明's own mistyped number still finds him
+
+
+def test_parent_and_child_sharing_a_wrong_id_stay_apart():
+    """A child's record carrying the parent's ID (a form filled in by the parent), at one room."""
+    p = _resolve([
+        ("a", "gongan", "王建国", vid("33010219650707001"), "1965-07-07", "男", "R3", "B3"),
+        ("b", "gongan", "王小明", vid("33010220100909003"), "2010-09-09", "男", "R3", "B3"),
+        ("c", "jisheng", "王小明", vid("33010219650707001"), "2010-09-09", "男", "R3", "B3"),  # the father's valid ID
+        ("d", "minzheng", "王建国", bad("33010220100909003"), None, "男", "R3", "B3"),  # the son's, mistyped
+    ])
+    assert p["a"] != p["b"]
+    assert p["c"] == p["b"]  # name, birth date and room outweigh the father's number
+    assert p["d"] != p["b"]  # the son's number does not pull the father into the son
+
+
 def test_unknowable_records_are_their_own_people():
     p = _resolve([("a", "x", None, None, None, None, None, None), ("b", "x", "###", "abc", "x", "?", None, None)])
     assert p["a"] != p["b"] and all(p.values())
