@@ -51,7 +51,7 @@ def prepare(args: argparse.Namespace) -> dict:
     from warehouse.storage import Warehouse
 
     t = time.perf_counter()
-    generate(args.out, persons=args.persons, seed=args.seed, power_days=1, progress=False)
+    generate(args.out, district=args.district, persons=args.persons, seed=args.seed, power_days=1, progress=False)
     specs = {s: all_specs()[s] for s in PERSON_SYSTEMS}
     wh = Warehouse(str(args.out / "warehouse"))
     for spec in specs.values():
@@ -179,6 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persons", type=int, default=475_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--district", default="330102", help="6-digit Zhejiang district code of the generated district")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out" / "persons")
     parser.add_argument("--phase", choices=["ours", "splink"])
     parser.add_argument("--skip-splink", action="store_true")
