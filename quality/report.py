@@ -9,10 +9,12 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.pii import scrub
 from pipelines.summary import address_summary, warehouse_summary
 from quality.freshness import freshness
 from quality.gate import outcomes_of
 from quality.gx_run import RESULTS
+from warehouse.masking import mask_examples
 from warehouse.storage import Warehouse
 
 CSS = """body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}
@@ -26,7 +28,7 @@ def _table(df: pl.DataFrame, limit: int = 200) -> str:
         return "<p class=note>none</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>" for row in df.head(limit).iter_rows()
+        "<tr>" + "".join(f"<td>{html.escape('' if v is None else scrub(str(v)))}</td>" for v in row) + "</tr>" for row in df.head(limit).iter_rows()
     )
     more = f"<p class=note>{df.height - limit} more rows not shown</p>" if df.height > limit else ""
     return f"<table><tr>{head}</tr>{body}</table>{more}"
@@ -69,6 +71,8 @@ def write_report(wh: Warehouse, run_id: str, folder: Path) -> Path:
           **o.changes.as_dict(), "why": "; ".join(o.reasons[:3])} for o in outcomes]
     ) if outcomes else pl.DataFrame()
     failed = results.filter(~pl.col("success")).select("suite", "expectation", "column", "rule", "unexpected_count", "unexpected_percent", "observed_value", "examples") if results.height else pl.DataFrame()
+    if failed.height:  # a data officer sees which value broke a rule, masked by its field's policy
+        failed = failed.with_columns(pl.Series("examples", [mask_examples(e, c) for e, c in zip(failed["examples"].to_list(), failed["column"].to_list())], dtype=pl.String))
     quarantine_share = per_system.with_columns((pl.col("quarantine") / pl.col("bronze").clip(lower_bound=1)).alias("share"))
     parts = [
         f"<h1>EnterOnce 数据质量报告 · quality report</h1><p>run <code>{html.escape(run_id)}</code> · {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}</p>",

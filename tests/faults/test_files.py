@@ -184,3 +184,13 @@ def test_the_demo_deliveries_have_no_drift(district, landing, wh):
     shutil.copytree(district / "landing", landing, dirs_exist_ok=True)
     for spec in all_specs().values():
         assert ingest_bronze(spec, landing, wh).drift == [], spec.system
+
+
+def test_a_fixed_file_delivered_again_under_the_same_name_is_taken(landing, wh):
+    spec = get_spec("gongan")
+    _deliver(landing, "gongan", "register.csv", (HEADER + ",姓名\n" + _row(1) + ",张一\n").encode("gbk"))
+    assert len(ingest_bronze(spec, landing, wh).rejected) == 1
+    _deliver(landing, "gongan", "register.csv", (HEADER + "\n" + _row(1) + "\n").encode("gbk"))
+    report = ingest_bronze(spec, landing, wh)
+    assert report.rejected == [] and report.rows == 1
+    assert (landing / REJECTED_FOLDER / "gongan" / "register.csv").exists()  # the bad one kept aside
