@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from warehouse.catalog import MAX_AGE, PLAUSIBLE
+from warehouse.catalog import DATE_ORDER, MAX_AGE, PLAUSIBLE
 from warehouse.catalog import field as catalog_field
 from pipelines.dates import parse_date_expr, parse_datetime_expr
 from pipelines.ids import clean_id_expr, credit_valid_expr, id_to_18_expr, id_valid_expr
@@ -213,6 +213,13 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
             missing = pl.col(f).is_null() & ~bad
             problems.append(pl.when(missing).then(pl.lit(f"required field {source_names} ({meta.label}) is empty")))
             blamed.append(pl.when(missing).then(pl.lit(source_names)))
+    for earlier, later in DATE_ORDER:
+        if earlier in fields and later in fields:
+            a, b = catalog_field(earlier), catalog_field(later)
+            names = f"{'/'.join(spec.sources_of(earlier))},{'/'.join(spec.sources_of(later))}"
+            wrong = (pl.col(earlier) > pl.col(later)).fill_null(False)
+            problems.append(pl.when(wrong).then(pl.format(f"{a.label} after {b.label}: '{{}}' > '{{}}'", pl.col(f"__raw_{earlier}").cast(pl.String), pl.col(f"__raw_{later}").cast(pl.String))))
+            blamed.append(pl.when(wrong).then(pl.lit(names)))
     reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
     reason = pl.when(reason == "").then(None).otherwise(reason)
     columns = pl.concat_str(blamed, separator=",", ignore_nulls=True)

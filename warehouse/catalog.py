@@ -23,6 +23,7 @@ _FIELDS = [
     CanonicalField("id_number", "公民身份号码", "id_number", "18 位，15 位旧号升位，校验位大写"),
     CanonicalField("sex", "性别", "sex", "男/女"),
     CanonicalField("birth_date", "出生日期", "date"),
+    CanonicalField("death_date", "死亡日期", "date"),
     CanonicalField("ethnicity", "民族", "text"),
     CanonicalField("phone", "联系电话", "phone"),
     CanonicalField("household_no", "户号", "code"),
@@ -100,6 +101,16 @@ PLAUSIBLE = {
     "reading_date": "past", "payment_month": "past",
 }
 MAX_AGE = 120
+PLAUSIBLE["death_date"] = "past"
+
+# Dates that cannot come in the other order in one row (earlier, later): a row breaking one is
+# quarantined naming both columns. A pair applies to a system delivering both fields.
+DATE_ORDER = [
+    ("birth_date", "death_date"),
+    ("birth_date", "retirement_date"),
+    ("birth_date", "start_date"),
+    ("established_date", "licence_expiry"),
+]
 
 
 def field(name: str) -> CanonicalField:

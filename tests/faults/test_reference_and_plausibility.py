@@ -76,3 +76,19 @@ def test_age_in_whole_years_around_29_february():
     assert ages(date(2025, 2, 28)) == [24, 24, 25, 120]  # the leap-day child is not a year older yet
     assert ages(date(2025, 3, 1)) == [25, 25, 25, 121]
     assert ages(date(2024, 2, 29)) == [24, 23, 24, 120]  # 1 March in a leap year is still to come
+
+
+def test_a_birth_after_the_death_is_quarantined_naming_both_columns(landing, wh):
+    """No delivered system carries a death date yet; one that does gets the rule from the catalogue."""
+    import dataclasses
+
+    spec = get_spec("gongan")
+    spec = dataclasses.replace(spec, columns={**spec.columns, "死亡日期": "death_date"})
+    rows = [_row(i) + ",20200101" for i in range(3)]
+    rows[1] = rows[1][: -len("20200101")] + "19700101"  # died before being born
+    _deliver(landing, "gongan", "register.csv", ("\n".join([HEADER + ",死亡日期", *rows]) + "\n").encode("gbk"))
+    ingest_bronze(spec, landing, wh)
+    report = build_silver(spec, wh)
+    assert report.silver_rows == 2 and report.quarantined_rows == 1
+    q = wh.read("quarantine", "gongan", QUARANTINE_TABLE)
+    assert q["reason"][0] == "出生日期 after 死亡日期: '19800101' > '19700101'" and q["columns"][0] == "出生日期,死亡日期"
