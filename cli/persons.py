@@ -35,3 +35,19 @@ def resolve_cmd(file: Path, encoding: str) -> None:
     places = place_keys_from_text(records["address"])
     resolved = resolve_persons(pl.concat([records.select(INPUT_COLUMNS[:-1]), places], how="horizontal"))
     resolved.select("record_id", "person_id").write_csv(sys.stdout.buffer)
+
+
+@persons.command("re-resolve")
+@click.option("--warehouse", envvar="ENTERONCE_WAREHOUSE", default="data/warehouse", show_default=True, help="warehouse root: a folder or a URI (s3://…) [env: ENTERONCE_WAREHOUSE]")
+def re_resolve_cmd(warehouse: str) -> None:
+    """Re-resolve every person record of the warehouse from scratch (the person master is
+    otherwise kept current incrementally); the next gold run publishes what moved."""
+    import time
+
+    from address_master.person_master import update_person_master
+    from cli.main import open_warehouse
+    from pipelines.sources import all_specs
+
+    started = time.perf_counter()
+    update = update_person_master(open_warehouse(warehouse), all_specs(), full=True)
+    click.echo(f"{update.mode}: {update.reason}; {update.resolved:,} records → {update.persons:,} persons in {update.households:,} households ({time.perf_counter() - started:.1f}s)")

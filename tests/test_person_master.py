@@ -74,8 +74,12 @@ def test_incremental_update_equals_a_full_resolve(next_day_lake, tmp_path):
     base, wh, *_ = next_day_lake
     shutil.copytree(base / "wh", tmp_path / "wh")
     full = Warehouse(str(tmp_path / "wh"))
-    update = update_person_master(full, all_specs(), full=True)
-    assert update.mode == "full"
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    done = CliRunner().invoke(main, ["persons", "re-resolve", "--warehouse", str(tmp_path / "wh")])  # the full re-resolve, as a command
+    assert done.exit_code == 0 and done.output.startswith("full:"), done.output
     for table, key in ((PERSON_LINKS, "record_id"), (GOLDEN, "person_id"), (HOUSEHOLDS, "household_key")):
         incremental, rebuilt = wh.read(*table).sort(key), full.read(*table).sort(key)
         assert incremental.columns == rebuilt.columns, table
