@@ -68,16 +68,22 @@ def survivors(prepared: pl.DataFrame, links: pl.DataFrame, order: list[str] | No
     )
     golden = golden.join(_survivors(rec, IDENTITY_FIELDS, [pl.col("_rank"), pl.col("ingested_at")], [False, True]), on="person_id", how="left")
     golden = golden.join(_survivors(rec, RECENT_FIELDS, [pl.col("ingested_at"), pl.col("_rank")], [True, False]), on="person_id", how="left")
+    register, retirees = _establishing("registered"), _establishing("retiree")
     facts = rec.group_by("person_id").agg(
-        (pl.col("source") == "gongan").any().alias("registered"),
-        pl.col("household_no").filter(pl.col("source") == "gongan").first().alias("household_no"),
-        pl.col("relation_to_head").filter(pl.col("source") == "gongan").first().alias("relation_to_head"),
+        pl.col("source").is_in(register).any().alias("registered"),
+        pl.col("household_no").filter(pl.col("source").is_in(register)).first().alias("household_no"),
+        pl.col("relation_to_head").filter(pl.col("source").is_in(register)).first().alias("relation_to_head"),
         pl.col("disability_type").drop_nulls().first().alias("disability_type"),
         pl.col("disability_grade").drop_nulls().first().alias("disability_grade"),
         pl.col("assistance_type").drop_nulls().first().alias("assistance_type"),
-        (pl.col("source") == "qitui").any().alias("retiree"),
+        pl.col("source").is_in(retirees).any().alias("retiree"),
     )
     return golden.join(facts, on="person_id", how="left")
+
+
+def _establishing(fact: str) -> list[str]:
+    """The systems whose records establish ``fact`` for a person (``SourceSpec.person_facts``)."""
+    return sorted(s.system for s in all_specs().values() if fact in s.person_facts)
 
 
 DERIVED = ["occupants", "age", "elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "floating_population"]

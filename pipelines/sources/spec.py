@@ -87,6 +87,9 @@ class SourceSpec:
     identity_rank: int = 99  # authority for names, IDs, birth dates and sex (lower wins; police register 0)
     feeds: tuple[str, ...] = ()  # curated tables built from this system (its batches are audited before they publish)
     done_marker: bool = False  # take a file only once ``<file>.done`` is beside it (systems that upload slowly)
+    # what a person's record here establishes in the golden record: "registered" (户籍人口: the
+    # household number and relation to the head come from this system), "retiree"
+    person_facts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for canonical in set(self.columns.values()) | set(self.required):

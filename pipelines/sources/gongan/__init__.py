@@ -27,4 +27,5 @@ SPEC = SourceSpec(
     persons=(PersonRole("person", "name", id_number="id_number", birth_date="birth_date", sex="sex"),),
     identity_rank=0,
     feeds=("persons", "households", "elderly"),
+    person_facts=("registered",),
 )

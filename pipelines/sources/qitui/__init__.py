@@ -25,4 +25,5 @@ SPEC = SourceSpec(
     persons=(PersonRole("person", "name", id_number="id_number", sex="sex"),),
     identity_rank=2,
     feeds=("persons", "retirees"),
+    person_facts=("retiree",),
 )
