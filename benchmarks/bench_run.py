@@ -59,6 +59,19 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size: pages shared by several processes (a step forked from the
+    forkserver shares its preloaded code) counted once in total, split between them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = None) -> dict:
     """One run of the `everything` job in a child process, memory sampled over its tree."""
     env = {**os.environ, "DAGSTER_HOME": str(args.home), "ENTERONCE_WAREHOUSE": str(args.out / "warehouse"),
@@ -66,14 +79,15 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
     started = time.perf_counter()
     select = ["--systems", ",".join(systems)] if systems else []
     proc = subprocess.Popen([sys.executable, __file__, "--child", "--out", str(args.out), *select], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-    peak_total, per_pid, stop = 0, {}, threading.Event()
+    peak_total, peak_pss, per_pid, stop = 0, 0, {}, threading.Event()
 
     def sample():
-        nonlocal peak_total
+        nonlocal peak_total, peak_pss
         while not stop.is_set():
             pids = _tree(proc.pid)
             sizes = {p: _rss(p) for p in pids}
             peak_total = max(peak_total, sum(sizes.values()))
+            peak_pss = max(peak_pss, sum(_pss(p) for p in pids))
             for p, size in sizes.items():
                 per_pid[p] = max(per_pid.get(p, 0), size)
             time.sleep(0.2)
@@ -88,7 +102,7 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
     child = json.loads(out.decode().strip().splitlines()[-1])
     steps = {k: {**v, "peak_rss_gib": round(per_pid.get(v.get("pid", -1), 0) / 2**30, 2)} for k, v in child["steps"].items()}
     return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "success": child["success"],
-            "peak_rss_tree_gib": round(peak_total / 2**30, 2), "steps": steps, "gold": child["gold"]}
+            "peak_rss_tree_gib": round(peak_total / 2**30, 2), "peak_pss_tree_gib": round(peak_pss / 2**30, 2), "steps": steps, "gold": child["gold"]}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -145,7 +159,7 @@ def _layers(system: str) -> list[tuple[str, str]]:
 def markdown(results: list[dict]) -> str:
     lines = []
     for r in results:
-        lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB, success {r['success']}\n")
+        lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB (PSS, shared pages once: {r.get('peak_pss_tree_gib', '–')} GiB), success {r['success']}\n")
         lines.append("| step | seconds | peak RSS GiB |\n|---|---:|---:|")
         for name, s in sorted(r["steps"].items(), key=lambda kv: -kv[1].get("seconds", 0))[:25]:
             lines.append(f"| {name} | {s.get('seconds', '')} | {s['peak_rss_gib']} |")
