@@ -236,6 +236,8 @@ def reject_file(wh: Warehouse, spec: SourceSpec, path: Path, landing_root: Path,
     same bytes delivered again are recognised by their hash, a fixed file is taken."""
     target = Path(landing_root) / REJECTED_FOLDER / spec.system / path.name
     target.parent.mkdir(parents=True, exist_ok=True)
+    if wh.private:  # rejected files hold raw personal data like the lake: owner-only as well
+        (Path(landing_root) / REJECTED_FOLDER).chmod(0o700)
     if target.exists():
         target = target.with_name(f"{path.stem}.{digest[:8]}{path.suffix}")
     path.replace(target)

@@ -100,6 +100,8 @@ def test_poison_files_are_moved_aside_with_a_reason_and_the_rest_goes_on(distric
     good = sorted((district / "landing" / system).glob(spec.file_glob))[0]
     _deliver(landing, system, good.name, good.read_bytes())
     assert ingest_bronze(spec, landing, wh).rejected == []
+    (landing / REJECTED_FOLDER).mkdir()
+    (landing / REJECTED_FOLDER).chmod(0o755)  # made by someone else, readable by all
     if make is None:  # a day of readings whose kWh column arrives as text with "abc" in it
         frame = pl.read_parquet(good).with_columns(pl.col("pap_e").cast(pl.String))
         frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("abc")).otherwise(pl.col("pap_e")).alias("pap_e"))
@@ -111,6 +113,7 @@ def test_poison_files_are_moved_aside_with_a_reason_and_the_rest_goes_on(distric
     assert [r["file"] for r in report.rejected] == [str(path)]
     assert reason in report.rejected[0]["message"] and name in report.rejected[0]["message"]
     assert not path.exists() and (landing / REJECTED_FOLDER / system / name).exists()
+    assert (landing / REJECTED_FOLDER).stat().st_mode & 0o077 == 0  # raw personal data: owner-only
     rejected = wh.read(*REJECTED)
     assert rejected.select("system", "file_name").rows() == [(system, name)] and reason in rejected["reason"][0]
     # the next run does not trip over it again
