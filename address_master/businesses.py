@@ -24,7 +24,7 @@ from warehouse.storage import Warehouse
 SOURCES = {"shichang": "businesses", "chengguan": "shop_inspections", "xiaofang": "fire_inspections"}
 @functools.cache
 def region_prefix() -> str:
-    """A pattern for leading place names in a business name (``浙江省杭州市…``, ``杭州…``): every
+    """A pattern for leading place names in a business name (``<省><市><区>…``, a city's short name): every
     province, city and district of the division table, by its full name and its short form
     (suffix 省/市/区/县 dropped where two characters or more remain), longest first."""
     names = divisions().filter(pl.col("level") <= 3)["name"].to_list()

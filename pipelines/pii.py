@@ -65,7 +65,7 @@ def _cjk(match: re.Match) -> str:
 
 
 def scrub(text: str, strict: bool = False) -> str:
-    """``text`` with every ID number and phone number masked (``330***********12``) and quoted
+    """``text`` with every ID number and phone number masked (first 3 and last 2 characters kept) and quoted
     values holding Chinese or digits replaced by ``＊``. ``strict`` (third-party error texts, which
     may quote a raw line unquoted) also masks every Chinese run that is not a known column name,
     catalogue label or system label."""

@@ -25,10 +25,10 @@ class MaskRule:
 
 # by the catalogue field's kind (warehouse/catalog.py); a field of another kind is shown as is
 POLICY: dict[str, MaskRule] = {
-    "id_number": MaskRule(keep_start=6, keep_end=4),  # 330102********1234: region and check digit stay readable
+    "id_number": MaskRule(keep_start=6, keep_end=4),  # first 6 + last 4: region code and check digit stay readable
     "phone": MaskRule(keep_start=3, keep_end=4),  # 138****6620
     "name": MaskRule(keep_start=1),  # 张**
-    "address": MaskRule(digits=True),  # 东坡路**号**幢
+    "address": MaskRule(digits=True),  # house, building and room numbers hidden, road names kept
 }
 
 
