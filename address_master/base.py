@@ -28,21 +28,17 @@ def read_base_csv(path: Path | str, encoding: str = "utf-8") -> pl.DataFrame:
     Strict: a wrong encoding (the usual wrong one named), a repeated or missing column, a file
     with no rows, a ragged or unterminated-quote line are :class:`AddressBaseError` naming the file
     and line — a base is reference data, nothing in it is guessed."""
-    from pipelines.sources.readers import MALFORMED, ROW, SourceFileError, read_source_file
-    from pipelines.sources.spec import CsvFormat
+    from pipelines.sources.readers import ROW, SourceFileError, read_csv_strict
 
     path = Path(path)
     try:
-        df = read_source_file(path, CsvFormat(encoding=encoding))
+        df = read_csv_strict(path, encoding)
     except SourceFileError as err:
         raise AddressBaseError(str(err)) from None
-    if MALFORMED in df.columns and df[MALFORMED].is_not_null().any():
-        bad = df.filter(pl.col(MALFORMED).is_not_null())
-        raise AddressBaseError(f"{path}: line {bad[ROW][0]}: {bad[MALFORMED][0]}" + (f" (and {bad.height - 1} more bad line(s))" if bad.height > 1 else ""))
     missing = [c for c in BASE_COLUMNS if c not in df.columns]
     if missing:
         raise AddressBaseError(f"{path}: line 1: missing column(s) {', '.join(missing)} (need {','.join(BASE_COLUMNS)})")
-    blank_to_null = [pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in df.columns if not c.startswith("_")]
+    blank_to_null = [pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in df.columns if c != ROW]
     return df.select(pl.col(ROW).cast(pl.Int64).alias("line"), *blank_to_null)
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 import polars as pl
 
-from pipelines.sources.readers import LINES, MALFORMED, RAW, ROW, SourceFileError, read_source_file
-from pipelines.sources.spec import CsvFormat
+from pipelines.sources.readers import ROW, SourceFileError, read_csv_strict
 
 
 def read_csv_input(path: Path, encoding: str, columns: list[str]) -> pl.DataFrame:
@@ -17,17 +16,13 @@ def read_csv_input(path: Path, encoding: str, columns: list[str]) -> pl.DataFram
     (the usual wrong one is named), the header (no repeats, ``columns`` present) and every line
     (a ragged or unterminated-quote line is an error, not a dropped row)."""
     try:
-        frame = read_source_file(path, CsvFormat(encoding=encoding))
+        frame = read_csv_strict(path, encoding)
     except SourceFileError as err:
         raise click.ClickException(str(err)) from None
-    if frame[MALFORMED].is_not_null().any() if MALFORMED in frame.columns else False:
-        bad = frame.filter(pl.col(MALFORMED).is_not_null())
-        more = f" (and {bad.height - 1} more bad line(s))" if bad.height > 1 else ""
-        raise click.ClickException(f"{path}: line {bad[ROW][0]}: {bad[MALFORMED][0]}{more}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise click.ClickException(f"{path}: line 1: missing column(s) {', '.join(missing)}; the header must be {','.join(columns)}")
-    return frame.drop([c for c in (LINES, MALFORMED, RAW) if c in frame.columns])
+    return frame
 
 
 def unique_column(path: Path, frame: pl.DataFrame, column: str) -> None:

@@ -105,6 +105,18 @@ def _read_counted(path: Path, fmt: Format) -> int:
     return len(records) if isinstance(records, list) else 0
 
 
+def read_csv_strict(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
+    """A CSV given by a person at the command line (or an address base): every problem the
+    landing reader would quarantine is an error here — the first bad line named, with how many
+    more. Returns the columns as strings and the line number in ``_source_row``."""
+    frame = read_source_file(path, CsvFormat(encoding=encoding))
+    if MALFORMED in frame.columns and frame[MALFORMED].is_not_null().any():
+        bad = frame.filter(pl.col(MALFORMED).is_not_null())
+        more = f" (and {bad.height - 1} more bad line(s))" if bad.height > 1 else ""
+        raise SourceFileError(path, f"line {bad[ROW][0]}: {bad[MALFORMED][0]}{more}", bad[ROW][0])
+    return frame.drop([c for c in (LINES, MALFORMED, RAW) if c in frame.columns])
+
+
 # ------------------------------------------------------------------------------------- text
 def decode(path: Path, encoding: str) -> str:
     """Decode a text file strictly in its declared encoding, naming the line of the first bad byte.
