@@ -8,22 +8,10 @@ column rejects the file earlier (:func:`pipelines.ingest._check_required_columns
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 
 from pipelines.sources.spec import SourceSpec
-from pipelines.standardize import unmapped_columns
 from warehouse.catalog import field as catalog_field
-
-
-@dataclass(frozen=True)
-class Drift:
-    kind: str  # "missing": a catalogued column is absent; "new": an unmapped column carries data
-    column: str  # the delivered (or expected) column name
-    field: str | None  # the catalogue field it feeds (missing) or would feed if renamed (new)
-    rows_with_data: int  # rows of the file with a value in that column (new columns)
-    message: str
 
 
 def _has_data(series: pl.Series) -> pl.Expr:
@@ -33,30 +21,28 @@ def _has_data(series: pl.Series) -> pl.Expr:
     return values.is_not_null()
 
 
-def column_drift(raw: pl.DataFrame, spec: SourceSpec, file_name: str) -> list[Drift]:
-    """Catalogued columns missing from ``raw`` and unmapped columns of ``raw`` that carry data.
+def column_drift(raw: pl.DataFrame, spec: SourceSpec, file_name: str, unmapped: list[str]) -> list[str]:
+    """One message per catalogued column missing from ``raw`` and per ``unmapped`` column of
+    ``raw`` (:func:`pipelines.standardize.unmapped_columns`) that carries data.
 
     A catalogued field counts as missing when none of its source names is delivered; an unmapped
     column counts only when at least one row has a value (an empty trailing column is no drift).
-    When exactly one field is missing and one new column appears, the message suggests the rename.
+    When exactly one field is missing and one new column appears, the messages suggest the rename.
     """
     missing = [f for f in spec.canonical_fields() if f not in spec.required and not any(s in raw.columns for s in spec.sources_of(f))]
-    extra = unmapped_columns(raw.columns, spec)
-    counts = raw.select(_has_data(raw[c]).sum().alias(c) for c in extra).row(0, named=True) if extra else {}
-    new = [c for c in extra if counts[c]]
+    counts = raw.select(_has_data(raw[c]).sum().alias(c) for c in unmapped).row(0, named=True) if unmapped else {}
+    new = [c for c in unmapped if counts[c]]
     where = f"the column mapping of {spec.system} (pipelines/sources/{spec.system}/__init__.py, SourceSpec.columns)"
     rename = len(missing) == 1 and len(new) == 1
-    found: list[Drift] = []
+    messages = []
     for f in missing:
-        entry = catalog_field(f)
         expected = "/".join(spec.sources_of(f))
         hint = f"; renamed to {new[0]}?" if rename else ""
-        found.append(Drift("missing", expected, f, 0, f"{file_name}: column {expected} is missing — catalogue field {f} ({entry.label}) will be empty for this file{hint}"))
+        messages.append(f"{file_name}: column {expected} is missing — catalogue field {f} ({catalog_field(f).label}) will be empty for this file{hint}")
     for c in new:
         hint = f" (renamed from {'/'.join(spec.sources_of(missing[0]))}? map it to {missing[0]})" if rename else ""
-        found.append(Drift("new", c, missing[0] if rename else None, int(counts[c]),
-                           f"{file_name}: column {c} carries data in {counts[c]} rows but is not in {where}{hint}; kept in bronze only"))
-    return found
+        messages.append(f"{file_name}: column {c} carries data in {counts[c]} rows but is not in {where}{hint}; kept in bronze only")
+    return messages
 
 
-__all__ = ["Drift", "column_drift"]
+__all__ = ["column_drift"]

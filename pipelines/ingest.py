@@ -183,7 +183,7 @@ def _ingest_bronze(spec: SourceSpec, landing_root: Path, wh: Warehouse, progress
         extra = unmapped_columns(raw.columns, spec)
         if extra:
             report.unmapped[str(path)] = extra
-        drift = [d.message for d in column_drift(raw, spec, path.name)]
+        drift = column_drift(raw, spec, path.name, extra)
         for message in drift:
             log.warning("column drift: %s", message)
         report.drift += drift
