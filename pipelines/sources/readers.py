@@ -118,14 +118,15 @@ def read_csv_strict(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------------------------- text
-def decode(path: Path, encoding: str) -> str:
-    """Decode a text file strictly in its declared encoding, naming the line of the first bad byte.
+def decode(path: Path, encoding: str, data: bytes | None = None) -> str:
+    """Decode a text file (or its ``data``, already read) strictly in its declared encoding,
+    naming the line of the first bad byte.
 
     A GBK system that suddenly sends UTF-8 is the usual accident: real GBK text is almost never
     valid UTF-8, so a file that decodes as UTF-8 with non-ASCII content is refused outright
     rather than read as mojibake.
     """
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     enc = encoding.lower().replace("_", "-")
     if enc in {"gbk", "gb2312", "gb18030"}:
         try:
@@ -160,14 +161,15 @@ def _looks_like(data: bytes, tried: str) -> str:
 
 
 def _read_csv(path: Path, fmt: CsvFormat) -> pl.DataFrame:
-    text = decode(path, fmt.encoding)
+    data = path.read_bytes()
+    text = decode(path, fmt.encoding, data)
     if not text.strip():
         raise SourceFileError(path, "empty file (no header)")
     end = text.find("\n")
     _unique_header(path, next(csv.reader(io.StringIO(text if end < 0 else text[:end]), delimiter=fmt.separator)))
     # UTF-8 files go to polars as the bytes read (decode() has proven them valid); others re-encoded
     utf8 = fmt.encoding.lower().replace("_", "-") in {"utf-8", "utf8", "utf-8-sig"}
-    payload = path.read_bytes().removeprefix(b"\xef\xbb\xbf") if utf8 else text.encode("utf-8")
+    payload = data.removeprefix(b"\xef\xbb\xbf") if utf8 else text.encode("utf-8")
     if not _uniform_rows(payload, fmt.separator):
         # Ragged rows, quoted fields or blank lines: the csv module counts fields exactly and
         # keeps line numbers, so good rows load and bad ones are kept for quarantine.
