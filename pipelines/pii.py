@@ -77,14 +77,6 @@ def scrub(text: str, strict: bool = False) -> str:
     return text
 
 
-class ScrubFilter(logging.Filter):
-    """A logging filter that scrubs the formatted message (and any traceback text) of a record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        _scrub_record(record)
-        return True
-
-
 def _scrub_record(record: logging.LogRecord) -> logging.LogRecord:
     try:
         message = record.getMessage()
@@ -160,4 +152,4 @@ def scrubbed_errors(fn: F) -> F:
     return plain  # type: ignore[return-value]
 
 
-__all__ = ["scrub", "ScrubFilter", "ScrubbedError", "install", "scrubbed_errors"]
+__all__ = ["scrub", "ScrubbedError", "install", "scrubbed_errors"]

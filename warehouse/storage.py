@@ -25,6 +25,7 @@ ENV_ROOT = "ENTERONCE_WAREHOUSE"
 ENV_STORAGE_OPTIONS = "ENTERONCE_STORAGE_OPTIONS"
 ENV_SHARED = "ENTERONCE_LAKE_SHARED"  # "1": keep the process umask (a lake readable by a group, by choice)
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700: the lake holds raw personal data (quarantine, bronze)
+_MADE_PRIVATE: set[Path] = set()  # roots this process has already made owner-only
 
 
 def _is_uri(root: str) -> bool:
@@ -55,11 +56,14 @@ class Warehouse:
         Object stores have their own access policies; nothing to do there."""
         if not self.private or _is_uri(self.root):
             return
-        root = Path(self.root)
+        root = Path(self.root).absolute()
+        if root in _MADE_PRIVATE:  # once per root and process, not on every write
+            return
         root.mkdir(parents=True, exist_ok=True)
         if root.stat().st_mode & 0o077:
             root.chmod(0o700)
         os.umask(PRIVATE_UMASK)
+        _MADE_PRIVATE.add(root)
 
     def uri(self, layer: str, system: str, table: str) -> str:
         """Storage location of ``layer/system/table``; the asset key names the same path."""
