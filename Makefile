@@ -15,8 +15,9 @@ export ENTERONCE_STORAGE_OPTIONS ?= {}
 export ENTERONCE_LANDING ?= data/landing
 export ENTERONCE_REPORTS ?= data/reports
 export ENTERONCE_WEBHOOK_URL ?=
+export ENTERONCE_NODES ?= data/nodes.yaml
 
-.PHONY: install lint demo test ui bench bench-run bench-address bench-persons clean
+.PHONY: install lint demo test ui bench bench-run bench-sync bench-address bench-persons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,8 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/enteronce demo run --persons $(PERSONS) --seed $(SEED)
+	test -f $(ENTERONCE_NODES) || $(BIN)/enteronce sync init --out $(ENTERONCE_NODES)
+	$(BIN)/enteronce sync run
 
 # the import contract in pyproject.toml ([tool.importlinter]): imports go one way
 lint: install
@@ -44,6 +47,10 @@ bench: install
 
 bench-run: install
 	$(BIN)/python benchmarks/bench_run.py --persons 1000000 --out bench_out/run
+
+# the five-level sync of the 1,000,000-resident district bench-run leaves in bench_out/run
+bench-sync: install
+	$(BIN)/python benchmarks/bench_sync.py --lake bench_out/run/warehouse --out bench_out/sync
 
 bench-address: install
 	$(BIN)/python benchmarks/bench_address.py --persons 1000000 --addresses 1000000

@@ -15,6 +15,7 @@ import polars as pl
 from address_master.person_records import authority
 from address_master.persons import prepare_records
 from pipelines.dates import age_expr
+from pipelines.flags import person_flags
 from pipelines.sources import all_specs
 
 IDENTITY_FIELDS = {"name": "name", "id_number": "id18", "birth_date": "birth", "sex": "sex_norm"}
@@ -97,15 +98,7 @@ def derive_flags(golden: pl.DataFrame, as_of: date | None = None) -> pl.DataFram
     age = age_expr(pl.col("birth_date"), as_of)
     occupants = golden.filter(pl.col("address_id").is_not_null()).group_by("address_id").len("occupants")
     golden = golden.join(occupants, on="address_id", how="left").with_columns(age.alias("age"))
-    return golden.with_columns(
-        (pl.col("age") >= 60).fill_null(False).alias("elderly_60"),
-        (pl.col("age") >= 80).fill_null(False).alias("elderly_80"),
-        ((pl.col("occupants") == 1) & (pl.col("age") >= 60) | pl.col("living_status").is_in(["独居", "孤寡"])).fill_null(False).alias("living_alone"),
-        (pl.col("living_status") == "孤寡").fill_null(False).alias("gugua"),
-        pl.col("disability_type").is_not_null().alias("disabled"),
-        pl.col("assistance_type").is_not_null().alias("subsidy_recipient"),
-        (~pl.col("registered").fill_null(False)).alias("floating_population"),  # 流动人口: a key group for the grid
-    ).sort("person_id")
+    return golden.with_columns(person_flags()).sort("person_id")
 
 
 def households(golden: pl.DataFrame) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from assets.notify import NOTIFY_SENSORS
 from assets.persons import person_assets
 from assets.resources import resources_from_env
 from assets.sources import bronze_asset, conservation_check, landing_sensor, silver_asset
+from assets.sync import SYNC_ASSETS, SYNC_JOBS, collect_corrections_schedule, sync_on_gold_change
 from pipelines.pii import install as scrub_logs
 from pipelines.sources import all_specs
 
@@ -22,7 +23,7 @@ scrub_logs()  # every log record of the code location and its steps is scrubbed 
 def assets_and_checks() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     """Every asset and standalone check, for the source systems known now."""
     specs = list(all_specs().values())
-    assets = [a for spec in specs for a in (bronze_asset(spec), silver_asset(spec))] + address_assets() + person_assets() + gold_assets()
+    assets = [a for spec in specs for a in (bronze_asset(spec), silver_asset(spec))] + address_assets() + person_assets() + gold_assets() + SYNC_ASSETS
     return assets, [conservation_check(spec) for spec in specs]
 
 
@@ -46,9 +47,9 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS],
-        jobs=[ingest_all, everything],
-        schedules=[daily_ingest],
+        sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS, sync_on_gold_change],
+        jobs=[ingest_all, everything, *SYNC_JOBS.values()],
+        schedules=[daily_ingest, collect_corrections_schedule],
         resources=resources_from_env(),
         # independent steps run in parallel processes (one per core); each step's memory is its own
         executor=dg.multiprocess_executor.configured(

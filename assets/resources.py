@@ -6,6 +6,7 @@
 | ``landing`` | root | ``ENTERONCE_LANDING`` (``data/landing``) |
 | ``quality`` | reports folder | ``ENTERONCE_REPORTS`` (``data/reports``) |
 | ``notifier`` | webhook URL | ``ENTERONCE_WEBHOOK_URL`` (empty: notifications are only logged) |
+| ``sync`` | nodes file | ``ENTERONCE_NODES`` (``data/nodes.yaml``; absent: the sync steps do nothing) |
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.sync import DEFAULT_NODES, SyncConfig, load_config
 from warehouse.storage import DEFAULT_ROOT, Warehouse
 
 DEFAULT_LANDING = "data/landing"
@@ -25,6 +27,7 @@ DEFAULTS = {
     "ENTERONCE_LANDING": DEFAULT_LANDING,
     "ENTERONCE_REPORTS": DEFAULT_REPORTS,
     "ENTERONCE_WEBHOOK_URL": "",
+    "ENTERONCE_NODES": DEFAULT_NODES,
 }
 
 
@@ -63,6 +66,16 @@ class NotifierResource(dg.ConfigurableResource):
     timeout_seconds: float = 5.0
 
 
+class SyncResource(dg.ConfigurableResource):
+    """The five-level sync's nodes file (:mod:`pipelines.sync`)."""
+
+    nodes_file: str = DEFAULT_NODES
+
+    def config(self) -> SyncConfig:
+        """The checked nodes file; raises ``SyncConfigError`` when there is none or it is unusable."""
+        return load_config(self.nodes_file)
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     """The deployment's resources, every setting an ``EnvVar`` read when a run starts."""
     return {
@@ -70,4 +83,5 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         "landing": LandingResource(root=dg.EnvVar("ENTERONCE_LANDING")),
         "quality": QualityResource(reports=dg.EnvVar("ENTERONCE_REPORTS")),
         "notifier": NotifierResource(webhook_url=dg.EnvVar("ENTERONCE_WEBHOOK_URL")),
+        "sync": SyncResource(nodes_file=dg.EnvVar("ENTERONCE_NODES")),
     }

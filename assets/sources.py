@@ -121,7 +121,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         ],
         check_specs=[
             dg.AssetCheckSpec("batch_quality", asset=key, description="each new batch against the system's expectation suite (audited once; the gold gates read the result)"),
-            dg.AssetCheckSpec("freshness", asset=key, description=f"数据鲜活度: a delivery at least every {spec.cadence_days} day(s) (WARN only)"),
+            dg.AssetCheckSpec("freshness", asset=key, description="数据鲜活度: delivered on demand, never late" if spec.on_demand else f"数据鲜活度: a delivery at least every {spec.cadence_days} day(s) (WARN only)"),
         ],
     )
     @scrubbed_errors
@@ -160,7 +160,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         )
         yield dg.AssetCheckResult(
             check_name="freshness", asset_key=key, passed=bool(fresh["fresh"]), severity=dg.AssetCheckSeverity.WARN,
-            description=f"latest delivery {fresh['age_days']} day(s) old; expected every {spec.cadence_days}" if fresh["age_days"] is not None else "nothing delivered yet",
+            description=("delivered on demand (no cadence)" if spec.on_demand else f"latest delivery {fresh['age_days']} day(s) old; expected every {spec.cadence_days}") if fresh["age_days"] is not None or spec.on_demand else "nothing delivered yet",
             metadata={"age_days": fresh["age_days"] if fresh["age_days"] is not None else -1.0, "cadence_days": spec.cadence_days},
         )
 

@@ -326,9 +326,11 @@ def quality_dictionary(warehouse: str, out: Path) -> None:
 def _register_address_commands() -> None:
     from cli.address import address
     from cli.persons import persons
+    from cli.sync import sync
 
     main.add_command(address)
     main.add_command(persons)
+    main.add_command(sync)
 
 
 _register_address_commands()

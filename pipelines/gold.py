@@ -12,6 +12,7 @@ from typing import Callable
 
 import polars as pl
 
+from pipelines.corrections import SYSTEM as CORRECTIONS, apply_corrections
 from warehouse.tables import ADDRESS_LAYER as LAYER, ADDRESS_LINKS as LINKS, BASE_ADDRESSES, BASE_BUILDINGS
 from warehouse.registry import DIVISION_COLUMNS, GOLD_BY_NAME
 from warehouse.storage import Warehouse
@@ -88,7 +89,10 @@ def _lineage(system: str) -> list[pl.Expr]:
 
 # ----------------------------------------------------------------------------- builders
 def build_persons(wh: Warehouse) -> pl.DataFrame:
-    golden = wh.read("person", "golden", "persons").drop("occupants", strict=False)
+    """Golden persons with the corrections collected from the nodes applied (field authority, then time)."""
+    golden = wh.read("person", "golden", "persons")
+    corrections = _silver(wh, CORRECTIONS, "corrections")
+    golden = apply_corrections(golden, corrections).drop("occupants", strict=False)
     return with_divisions(golden.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left"))
 
 

@@ -314,6 +314,8 @@ def _build_silver(spec: SourceSpec, wh: Warehouse, progress: Callable[[str], Non
 def processed_batches(wh: Warehouse, system: str) -> pl.DataFrame:
     """The system's standardised batches still in force (``_batches`` less withdrawn ones)."""
     batches = wh.read("silver", system, BATCHES_TABLE)
+    if batches.width == 0:  # nothing standardised yet (a new or on-demand system): no batches, same columns to select
+        return pl.DataFrame(schema={"batch_id": pl.String, "processed_at": pl.Datetime("us", "UTC")})
     withdrawn = wh.read("silver", system, WITHDRAWN_TABLE, columns=["batch_id"])
     if batches.height and withdrawn.height:
         batches = batches.join(withdrawn, on="batch_id", how="anti")

@@ -23,7 +23,7 @@ def system_freshness(wh: Warehouse, spec: SourceSpec, now: datetime | None = Non
         age = round((now - latest).total_seconds() / 86400, 2)
     return {
         "system": spec.system, "label": spec.label, "latest_batch": str(latest) if latest else None,
-        "age_days": age, "cadence_days": spec.cadence_days, "fresh": age is not None and age <= spec.cadence_days,
+        "age_days": age, "cadence_days": spec.cadence_days, "fresh": spec.on_demand or (age is not None and age <= spec.cadence_days),
     }
 
 

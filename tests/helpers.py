@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def resources_for(landing: Path, root: Path, quality: Path) -> dict:
-    """Real resources pointed at temp folders (no webhook)."""
-    from assets.resources import LandingResource, NotifierResource, QualityResource, WarehouseResource
+def resources_for(landing: Path, root: Path, quality: Path, nodes: Path | None = None) -> dict:
+    """Real resources pointed at temp folders (no webhook; no nodes file unless ``nodes``)."""
+    from assets.resources import LandingResource, NotifierResource, QualityResource, SyncResource, WarehouseResource
 
     return {
         "warehouse": WarehouseResource(root=str(root)),
         "landing": LandingResource(root=str(landing)),
         "quality": QualityResource(reports=str(quality / "reports")),
         "notifier": NotifierResource(),
+        "sync": SyncResource(nodes_file=str(nodes or root.parent / "nodes.yaml")),
     }
 
 
-def materialize_all(landing: Path, root: Path, quality: Path, instance=None, raise_on_error: bool = True, selection=None):
+def materialize_all(landing: Path, root: Path, quality: Path, instance=None, raise_on_error: bool = True, selection=None, nodes: Path | None = None):
     """Every asset and check (or ``selection``), in process, against real resources in temp folders."""
     import dagster as dg
 
@@ -27,6 +28,6 @@ def materialize_all(landing: Path, root: Path, quality: Path, instance=None, rai
         [*ASSETS, *CHECKS],
         instance=instance,
         selection=selection,
-        resources=resources_for(landing, root, quality),
+        resources=resources_for(landing, root, quality, nodes),
         raise_on_error=raise_on_error,
     )

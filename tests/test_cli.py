@@ -13,10 +13,10 @@ def test_catalog_reports_source_vs_canonical_fields():
     result = CliRunner().invoke(main, ["catalog"])
     assert result.exit_code == 0, result.output
     per_system, total_source, total_canonical = catalog_table()
-    assert per_system.height == 13
+    assert per_system.height == 14
     assert total_source == int(per_system["source_fields"].sum())
     assert total_canonical < total_source  # the same field typed in many systems is defined once
-    assert f"{total_source} source fields across 13 systems map onto {total_canonical} canonical fields" in result.output
+    assert f"{total_source} source fields across 14 systems map onto {total_canonical} canonical fields" in result.output
     assert "公民身份号码→公民身份号码" in result.output and "sfzh→公民身份号码" in result.output
 
 

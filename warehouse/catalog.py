@@ -85,6 +85,13 @@ _FIELDS = [
     CanonicalField("issued_at", "发布时间", "datetime"),
     CanonicalField("starts_at", "生效时间", "datetime"),
     CanonicalField("ends_at", "解除时间", "datetime"),
+    # corrections flowing back from the five levels' nodes 校正回流
+    CanonicalField("person_id", "人员编号", "text", "一人一档的人员编号（原样保留大小写）"),
+    CanonicalField("correction_id", "更正编号", "code"),
+    CanonicalField("node_code", "更正节点区划代码", "division_code", "提交更正的省/市/区/街道/社区节点"),
+    CanonicalField("corrected_by", "核实人", "name"),
+    CanonicalField("corrected_at", "核实时间", "datetime"),
+    CanonicalField("correction_reason", "更正原因", "text"),
     # power 电力
     CanonicalField("power_account_no", "用电户号", "code"),
     CanonicalField("reading_date", "抄表日期", "date"),
@@ -98,7 +105,7 @@ CATALOG: dict[str, CanonicalField] = {f.name: f for f in _FIELDS}
 PLAUSIBLE = {
     "birth_date": "birth", "child_birth_date": "birth", "age": "age",
     "established_date": "past", "inspection_date": "past", "reported_at": "past", "issued_at": "past",
-    "reading_date": "past", "payment_month": "past",
+    "reading_date": "past", "payment_month": "past", "corrected_at": "past",
 }
 MAX_AGE = 120
 PLAUSIBLE["death_date"] = "past"

@@ -1,9 +1,14 @@
-"""Masking personal values, as data: one policy per field kind, one place.
+"""Masking personal values, as data: named rules, which rule each level applies to which field, one place.
 
-Reports (data officers see *which* value broke a rule, not the whole value), and later the
-replicas of the five levels and the query API, mask with the same rules. A rule keeps the first
-``keep_start`` and last ``keep_end`` characters and replaces the rest with ``*``;
+Reports (data officers see *which* value broke a rule, not the whole value), the replicas of the
+five levels (:mod:`pipelines.sync`) and the query API mask with the same rules. A rule keeps the
+first ``keep_start`` and last ``keep_end`` characters and replaces the rest with ``*``;
 ``digits`` masks every digit (house numbers, rooms) and keeps the words.
+
+A level's policy names, per catalogue *kind* (every column of that kind, ``mother_id_number``
+too) or per *column*, the rule to apply; a column named nowhere is shown as is, and "clear"
+shows a column in full where its kind would be masked. The hub masks nothing; a deployment
+overrides the defaults per level and column in its nodes file (``masking:``).
 """
 
 from __future__ import annotations
@@ -23,19 +28,62 @@ class MaskRule:
     digits: bool = False  # mask digits only
 
 
-# by the catalogue field's kind (warehouse/catalog.py); a field of another kind is shown as is
-POLICY: dict[str, MaskRule] = {
-    "id_number": MaskRule(keep_start=6, keep_end=4),  # first 6 + last 4: region code and check digit stay readable
-    "phone": MaskRule(keep_start=3, keep_end=4),  # 138****6620
-    "name": MaskRule(keep_start=1),  # 张**
-    "address": MaskRule(digits=True),  # house, building and room numbers hidden, road names kept
+CLEAR = "clear"
+RULES: dict[str, MaskRule] = {
+    "id_6_4": MaskRule(keep_start=6, keep_end=4),  # first 6 + last 4: region code and check digit stay readable
+    "phone_3_4": MaskRule(keep_start=3, keep_end=4),  # 138****6620
+    "name_1": MaskRule(keep_start=1),  # 张**
+    "digits": MaskRule(digits=True),  # house, building and room numbers hidden, road names kept
 }
+
+# reports: by the catalogue field's kind (warehouse/catalog.py); a field of another kind is shown as is
+REPORT_POLICY: dict[str, str] = {"id_number": "id_6_4", "phone": "phone_3_4", "name": "name_1", "address": "digits"}
+POLICY: dict[str, MaskRule] = {kind: RULES[rule] for kind, rule in REPORT_POLICY.items()}
+
+LEVELS = ("province", "city", "district", "street", "community")
+# replicas outside the hub, by level: kind or column → rule name (or "clear"). Streets and
+# communities work door to door with names; the province and the city see statistics, not people.
+LEVEL_POLICY: dict[str, dict[str, str]] = {
+    "province": {"id_number": "id_6_4", "phone": "phone_3_4", "name": "name_1"},
+    "city": {"id_number": "id_6_4", "phone": "phone_3_4", "name": "name_1"},
+    "district": {"id_number": "id_6_4", "phone": "phone_3_4"},
+    "street": {"id_number": "id_6_4", "phone": "phone_3_4"},
+    "community": {"id_number": "id_6_4", "phone": "phone_3_4"},
+}
+RAW_SUFFIX = "_raw"  # a value as delivered (``id_number_raw``) is as personal as the parsed one
 
 
 def kind_of(column: str) -> str | None:
-    """The catalogue kind of ``column`` (``mother_id_number`` → id_number); None when unknown."""
-    field = CATALOG.get(column)
+    """The catalogue kind of ``column`` (``mother_id_number`` → id_number, ``phone_raw`` → phone); None when unknown."""
+    field = CATALOG.get(column.removesuffix(RAW_SUFFIX)) if column != RAW_SUFFIX else None
     return field.kind if field else None
+
+
+def level_policy(level: str, overrides: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """The policy of ``level``: the defaults with a deployment's overrides for that level on top."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level '{level}'; levels: {', '.join(LEVELS)}")
+    policy = {**LEVEL_POLICY[level], **(overrides or {}).get(level, {})}
+    unknown = sorted({rule for rule in policy.values() if rule != CLEAR and rule not in RULES})
+    if unknown:
+        raise ValueError(f"masking policy of level '{level}' names unknown rules {unknown}; rules: {', '.join([*RULES, CLEAR])}")
+    return policy
+
+
+def rules_for(columns: list[str], policy: dict[str, str]) -> dict[str, MaskRule]:
+    """The rule each of ``columns`` gets under ``policy`` (a column's own entry before its kind's)."""
+    chosen = {}
+    for column in columns:
+        name = policy.get(column, policy.get(kind_of(column) or "", CLEAR))
+        if name != CLEAR:
+            chosen[column] = RULES[name]
+    return chosen
+
+
+def mask_frame(frame: pl.DataFrame, policy: dict[str, str]) -> pl.DataFrame:
+    """``frame`` with every column the policy names masked (the others unchanged)."""
+    rules = rules_for(frame.columns, policy)
+    return frame.with_columns(mask_expr(column, rule) for column, rule in rules.items()) if rules else frame
 
 
 def mask_text(value: str | None, rule: MaskRule | None) -> str | None:
@@ -80,4 +128,4 @@ def mask_examples(examples: str | None, column: str | None) -> str | None:
     return json.dumps([mask_text(str(v), rule) if v is not None else None for v in values], ensure_ascii=False)
 
 
-__all__ = ["MaskRule", "POLICY", "kind_of", "mask_text", "mask_expr", "mask_examples"]
+__all__ = ["CLEAR", "LEVELS", "LEVEL_POLICY", "MaskRule", "POLICY", "RULES", "kind_of", "level_policy", "mask_examples", "mask_expr", "mask_frame", "mask_text", "rules_for"]

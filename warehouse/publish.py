@@ -17,6 +17,8 @@ import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction
 
+from warehouse.storage import _fault_point
+
 OP = "_op"  # column of a change set: "upsert" or "delete"
 UPSERT, DELETE = "upsert", "delete"
 _HASH = "_row_hash"
@@ -90,31 +92,36 @@ def merge_changes(
     storage_options: dict[str, str] | None = None,
     app_id: str | None = None,
     app_version: int | None = None,
+    table: DeltaTable | None = None,
 ) -> int | None:
     """Apply a change set (from :func:`diff_by_key`) to the Delta table at ``uri`` in one commit.
 
     Returns the new version, or ``None`` when there was nothing to apply (no commit made).
     ``app_id``/``app_version`` are recorded in the same commit, so a retry can tell it landed.
+    ``table``: the table at ``uri`` already opened by the caller (saves opening it again).
     """
     if changes.height == 0:
         return None
-    dt = DeltaTable(uri, storage_options=storage_options)
+    dt = table if table is not None else DeltaTable(uri, storage_options=storage_options)
     commit = None
     if app_id is not None and app_version is not None:
         commit = CommitProperties(app_transactions=[Transaction(app_id=app_id, version=app_version)])
     columns = [c for c in changes.columns if c != OP]
     source = changes.to_arrow()
     source = source.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in source.schema]))
-    on = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in keys)
+    on = " AND ".join(f"(t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)})" for k in keys)  # parenthesised: the SQL parser binds AND tighter
     values = {_quote(c): f"s.{_quote(c)}" for c in columns}
     (
-        dt.merge(source, predicate=on, source_alias="s", target_alias="t", merge_schema=True, commit_properties=commit)
+        # streamed_exec=False: the change set is in memory already; its key statistics then let
+        # delta-rs skip target files outside the changed keys' range
+        dt.merge(source, predicate=on, source_alias="s", target_alias="t", merge_schema=True, commit_properties=commit, streamed_exec=False)
         .when_matched_update(updates=values, predicate=f"s.{OP} = '{UPSERT}'")
         .when_matched_delete(predicate=f"s.{OP} = '{DELETE}'")
         .when_not_matched_insert(updates=values, predicate=f"s.{OP} = '{UPSERT}'")
         .execute()
     )
-    return DeltaTable(uri, storage_options=storage_options).version()
+    _fault_point()
+    return dt.version()  # the merge moved ``dt`` to the version it committed
 
 
 __all__ = ["ChangeCounts", "DELETE", "OP", "UPSERT", "align", "diff_by_key", "merge_changes"]

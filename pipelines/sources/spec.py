@@ -81,6 +81,9 @@ class SourceSpec:
     required: tuple[str, ...] = ()  # canonical fields that must be present and readable
     ignored: tuple[str, ...] = ()  # delivered columns known to carry nothing to standardise (序号)
     cadence_days: int = 1  # expected delivery interval, for freshness checks
+    # delivers only when there is something to deliver (corrections): no batch yet is not a
+    # failure of the tables it feeds, and there is no cadence to be late for
+    on_demand: bool = False
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     persons: tuple[PersonRole, ...] = ()  # person-bearing: the persons a row describes (person master)
