@@ -87,6 +87,7 @@ def demo_run(district: str, persons: int, seed: int, power_days: int, noise: flo
     summary = generate(data, district, persons, seed, power_days, noise, progress=sys.stderr.isatty())
     _print_generation(summary, time.perf_counter() - started)
     warehouse = data / "warehouse"
+    os.environ["ENTERONCE_NODES"] = str(data / "nodes.yaml")  # the demo's own nodes, if it has some (`sync init`)
     _materialize(data / "landing", warehouse, systems=None, quality=data)
     _print_warehouse(warehouse)
 

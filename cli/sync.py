@@ -92,18 +92,20 @@ def sync_run(warehouse: str, nodes_file: Path, direction: str, codes: tuple[str,
 @warehouse_option
 @nodes_option
 @click.option("--level", type=click.Choice(["province", "city", "district", "street", "community"]), default=None, help="only nodes of this level")
-def sync_status_cmd(warehouse: str, nodes_file: Path, level: str | None) -> None:
-    """Per node: watermark, lag in versions and time, rows shipped in its last run."""
+@click.option("--table", "tables", multiple=True, help="only these curated tables (repeatable; the watermark is then that table's version)")
+def sync_status_cmd(warehouse: str, nodes_file: Path, level: str | None, tables: tuple[str, ...]) -> None:
+    """Per node: watermark, tables current, lag in versions and time, rows shipped in its last run."""
     import polars as pl
 
     from pipelines.sync import LEVEL_LABELS, sync_status
 
-    frame = sync_status(open_warehouse(warehouse), _config(nodes_file))
+    frame = sync_status(open_warehouse(warehouse), _config(nodes_file), tables=tables)
     if level:
         frame = frame.filter(pl.col("level") == level)
     shown = frame.select(
         pl.col("node").alias("节点"), pl.col("level").replace_strict(LEVEL_LABELS).alias("层级"), pl.col("name").alias("名称"),
-        pl.col("direction").replace_strict({"up": "上行", "down": "下行"}).alias("方向"), pl.col("watermark").alias("水位(版本)"),
+        pl.col("direction").replace_strict({"up": "上行", "down": "下行"}).alias("方向"), pl.col("watermark").alias("水位(最旧版本)"),
+        pl.format("{}/{}", "tables_current", "tables").alias("已同步表"),
         pl.col("lag_versions").alias("落后版本数"), pl.col("lag_seconds").alias("落后秒数"), pl.col("rows_last_run").alias("上次同步行数"),
     )
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):

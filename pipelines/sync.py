@@ -277,7 +277,7 @@ def _full_copy(node: Node, spec: TableSpec, hub: str, rows: pl.DataFrame, versio
     nwh = node.warehouse()
     if exists:  # replace only this hub's rows; other districts' stay as they are
         nwh.write(rows, *NODE_TABLE, spec.name, mode="overwrite", predicate=f"{HUB_COLUMN} = '{hub}'",
-                  app_id=app_id(hub, spec.name), app_version=version)
+                  app_id=app_id(hub, spec.name), app_version=version, schema_mode="merge")  # a column gold gained is added
     else:
         nwh.write(rows, *NODE_TABLE, spec.name, mode="append", app_id=app_id(hub, spec.name), app_version=version)
 
@@ -342,6 +342,12 @@ def sync_table(
             nbytes = int(shipped_rows.drop(OP, strict=False).estimated_size()) if size else 0
             return Shipment(node, spec.name, mark, version, mode, counts, size, nbytes, time.perf_counter() - started)
 
+        if snapshot is not None:
+            # a copy of the whole district (district, city, province) is as large as the table:
+            # those go one at a time, so memory stays near the snapshot plus one copy
+            whole = [item for item in group if config.hub.startswith(item[0].code)]
+            out += [ship(item) for item in whole]
+            group = [item for item in group if not config.hub.startswith(item[0].code)]
         with ThreadPoolExecutor(max_workers=workers()) as pool:
             out += list(pool.map(ship, group))
     if progress and out:
@@ -388,28 +394,29 @@ def run_sync(
     return everything
 
 
-def sync_status(wh: Warehouse, config: SyncConfig, now: datetime | None = None) -> pl.DataFrame:
-    """Per node: the oldest watermark of its tables, lag in versions and time, rows shipped in its last run.
-
-    Lag time is the age of the oldest hub commit the node has not received (0 when up to date)."""
+def sync_status(wh: Warehouse, config: SyncConfig, now: datetime | None = None, tables: list[str] | tuple[str, ...] = ()) -> pl.DataFrame:
+    """Per node: the watermark (the oldest hub version it holds among ``tables``, default the
+    file's; -1: never synced), how many tables are current, lag in versions (summed over tables)
+    and time (the age of the oldest hub commit it has not received), rows shipped in its last run."""
     now = now or datetime.now(timezone.utc)
     logged = logged_watermarks(wh)
     log = shipped(wh)
     versions: dict[str, int] = {}
     commit_times: dict[str, dict[int, datetime]] = {}
-    for name in config.tables:
+    for name in tables or config.tables:
         if wh.exists("gold", "curated", name):
             table = wh.table("gold", "curated", name)
             versions[name] = table.version()
             commit_times[name] = {h["version"]: datetime.fromtimestamp(h["timestamp"] / 1000, timezone.utc) for h in table.history() if "timestamp" in h}
     rows = []
     for node in config.nodes:
-        lag_versions, oldest = 0, None
+        lag_versions, oldest, current = 0, None, 0
         marks = []
         for name, version in versions.items():
             mark = logged.get((node.code, name))
             marks.append(mark if mark is not None else -1)
             behind = version - (mark if mark is not None else -1)
+            current += behind <= 0
             if behind > 0:
                 lag_versions += behind
                 first = commit_times[name].get((mark if mark is not None else -1) + 1)
@@ -420,14 +427,14 @@ def sync_status(wh: Warehouse, config: SyncConfig, now: datetime | None = None) 
         last = mine.filter(pl.col("run_id") == last_run) if last_run else mine
         rows.append({
             "node": node.code, "level": node.level, "name": node.name, "direction": node.direction(config.hub),
-            "watermark": min(marks) if marks else -1, "lag_versions": lag_versions,
+            "watermark": min(marks) if marks else -1, "tables_current": current, "tables": len(versions), "lag_versions": lag_versions,
             "lag_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
             "last_run": last_run, "last_run_at": last["at"].max() if last.height else None,
             "rows_last_run": int(last["rows"].sum()) if last.height else 0,
         })
     return pl.DataFrame(rows, schema={
         "node": pl.String, "level": pl.String, "name": pl.String, "direction": pl.String, "watermark": pl.Int64,
-        "lag_versions": pl.Int64, "lag_seconds": pl.Float64, "last_run": pl.String, "last_run_at": pl.Datetime("us", "UTC"),
+        "tables_current": pl.Int64, "tables": pl.Int64, "lag_versions": pl.Int64, "lag_seconds": pl.Float64, "last_run": pl.String, "last_run_at": pl.Datetime("us", "UTC"),
         "rows_last_run": pl.Int64,
     })
 

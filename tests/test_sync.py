@@ -145,6 +145,8 @@ def test_only_changed_rows_move_and_other_districts_stay(hub):
     del rows[5]  # community 2
     rows.append(person(31, COMMUNITIES[0]))
     publish(wh, rows)
+    behind = sync_status(wh, config).filter(pl.col("node") == COMMUNITIES[0]).row(0, named=True)
+    assert (behind["lag_versions"], behind["tables_current"], behind["watermark"]) == (1, 0, 0) and behind["lag_seconds"] >= 0
     shipments = run_sync(wh, config)
     by_node = {s.node.code: s for s in shipments}
     assert all(s.mode == "incremental" for s in shipments)
@@ -153,6 +155,8 @@ def test_only_changed_rows_move_and_other_districts_stay(hub):
     assert by_node[HUB].rows == 4 and by_node["3301"].rows == 4 and by_node["33"].rows == 4
     assert by_node[COMMUNITIES[2]].counts.deleted == 1
     assert_converged(wh, config)
+    after = sync_status(wh, config).filter(pl.col("node") == COMMUNITIES[0]).row(0, named=True)
+    assert (after["lag_versions"], after["tables_current"], after["watermark"], after["rows_last_run"]) == (0, 1, 1, 2)
     kept = node_table(province).filter(pl.col(HUB_COLUMN) == "330105").sort("person_id")
     assert_frame_equal(kept.select(other.columns), other.sort("person_id"), check_dtypes=False)
 
@@ -169,6 +173,21 @@ def test_a_change_the_level_cannot_see_ships_nothing_there(hub):
     assert shipments["33"].rows == 0 and shipments[COMMUNITIES[0]].rows == 0  # masked alike: 138****5678
     assert config.node("33").warehouse().table("gold", "curated", "persons").version() == before
     assert logged_watermarks(wh)[("33", "persons")] == wh.table("gold", "curated", "persons").version()
+
+
+def test_a_column_gold_gains_reaches_every_node(hub):
+    wh, config = hub
+    rows = [person(i, COMMUNITIES[i % 3]) for i in range(9)]
+    publish(wh, rows)
+    run_sync(wh, config)
+    wider = pl.DataFrame(rows, schema=SCHEMA).with_columns(pl.lit("汉族").alias("ethnicity"))
+    publish(wh, wider)  # every row changes: the published schema changed
+    run_sync(wh, config, full=True)  # a full copy over node tables without the column
+    assert_converged(wh, config)
+    assert set(node_table(config.node(COMMUNITIES[0]))["ethnicity"]) == {"汉族"}
+    publish(wh, wider.with_columns(pl.lit("回族").alias("ethnicity")))
+    run_sync(wh, config)  # and the change feed after it
+    assert_converged(wh, config)
 
 
 ops = st.lists(
