@@ -86,18 +86,6 @@ def mask_frame(frame: pl.DataFrame, policy: dict[str, str]) -> pl.DataFrame:
     return frame.with_columns(mask_expr(column, rule) for column, rule in rules.items()) if rules else frame
 
 
-def mask_text(value: str | None, rule: MaskRule | None) -> str | None:
-    """One value masked by ``rule`` (None: unchanged)."""
-    if value is None or rule is None:
-        return value
-    if rule.digits:
-        return "".join("*" if ch.isdigit() else ch for ch in value)
-    hidden = len(value) - rule.keep_start - rule.keep_end
-    if hidden <= 0:
-        return value[:1] + "*" * (len(value) - 1)  # too short to keep both ends: the first character only
-    return value[: rule.keep_start] + "*" * hidden + (value[-rule.keep_end:] if rule.keep_end else "")
-
-
 def mask_expr(column: str, rule: MaskRule | None = None) -> pl.Expr:
     """``column`` masked by its kind's rule (or ``rule``), as a polars expression over every row."""
     rule = rule or POLICY.get(kind_of(column) or "")
@@ -125,7 +113,8 @@ def mask_examples(examples: str | None, column: str | None) -> str | None:
         values = json.loads(examples)
     except ValueError:
         return examples
-    return json.dumps([mask_text(str(v), rule) if v is not None else None for v in values], ensure_ascii=False)
+    texts = pl.DataFrame({"v": [str(v) if v is not None else None for v in values]}, schema={"v": pl.String})
+    return json.dumps(texts.select(mask_expr("v", rule))["v"].to_list(), ensure_ascii=False)  # the one implementation of a rule
 
 
-__all__ = ["CLEAR", "LEVELS", "LEVEL_POLICY", "MaskRule", "POLICY", "RULES", "kind_of", "level_policy", "mask_examples", "mask_expr", "mask_frame", "mask_text", "rules_for"]
+__all__ = ["CLEAR", "LEVELS", "LEVEL_POLICY", "MaskRule", "POLICY", "RULES", "kind_of", "level_policy", "mask_examples", "mask_expr", "mask_frame", "rules_for"]
