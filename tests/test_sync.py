@@ -65,8 +65,10 @@ def node_table(node) -> pl.DataFrame:
     return nwh.read("gold", "curated", "persons") if nwh.exists("gold", "curated", "persons") else pl.DataFrame()
 
 
-def assert_converged(wh: Warehouse, config) -> None:
+def assert_converged(wh: Warehouse, config, codes: tuple[str, ...] = ()) -> None:
     for node in config.nodes:
+        if codes and node.code not in codes:
+            continue
         want = expected_rows(wh, config, node, "persons")
         got = node_table(node)
         if got.height:
@@ -188,6 +190,23 @@ def test_a_column_gold_gains_reaches_every_node(hub):
     publish(wh, wider.with_columns(pl.lit("回族").alias("ethnicity")))
     run_sync(wh, config)  # and the change feed after it
     assert_converged(wh, config)
+
+
+def test_a_node_behind_a_vacuumed_change_feed_gets_a_full_copy(hub):
+    wh, config = hub
+    rows = [person(i, COMMUNITIES[i % 3]) for i in range(9)]
+    publish(wh, rows[:6])
+    run_sync(wh, config, codes=[COMMUNITIES[0]])
+    # new residents appended (as the gate publishes insert-only changes), then one of them updated:
+    # the appended file leaves the snapshot, and vacuum deletes it — the feed's inserts of v1 with it
+    wh.write(pl.DataFrame(rows[6:], schema=SCHEMA), "gold", "curated", "persons", mode="append")
+    rows[6]["phone"] = "13900000001"
+    publish(wh, rows)
+    wh.table("gold", "curated", "persons").vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    messages: list[str] = []
+    shipments = run_sync(wh, config, codes=[COMMUNITIES[0]], progress=messages.append)
+    assert [s.mode for s in shipments] == ["full"] and any("copying in full" in m for m in messages), messages
+    assert_converged(wh, config, codes=(COMMUNITIES[0],))
 
 
 ops = st.lists(
