@@ -30,20 +30,22 @@ def sync() -> None:
 
 
 @sync.command("init")
-@click.option("--hub", default="330102", show_default=True, help="the hub district's 6-digit code")
+@warehouse_option
+@click.option("--hub", default=None, help="the hub district's 6-digit code (default: the district of the warehouse's address base)")
 @click.option("--root", default="data/nodes", show_default=True, help="folder or URI (s3://bucket/prefix) under which each node's warehouse goes")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("data/nodes.yaml"), show_default=True)
 @click.option("--force", is_flag=True, help="overwrite an existing nodes file")
-def sync_init(hub: str, root: str, out: Path, force: bool) -> None:
+def sync_init(warehouse: str, hub: str | None, root: str, out: Path, force: bool) -> None:
     """Write a nodes file: the hub's province, city, itself, and every street and community in it."""
     import yaml
 
     from pipelines.reference import divisions
-    from pipelines.sync import SyncConfigError, default_nodes, parse_config
+    from pipelines.sync import SyncConfigError, default_nodes, hub_of, parse_config
 
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; --force to overwrite it")
     try:
+        hub = hub or hub_of(open_warehouse(warehouse))
         raw = default_nodes(hub, divisions(), root if "://" in root else os.path.relpath(Path(root).absolute(), out.absolute().parent))
         parse_config(raw, out)
     except SyncConfigError as err:

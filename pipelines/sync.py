@@ -41,6 +41,7 @@ from warehouse.masking import LEVELS, level_policy, mask_frame, rules_for
 from warehouse.publish import OP, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import GOLD_BY_NAME, TableSpec
 from warehouse.storage import Warehouse
+from warehouse.tables import ADDRESS_LAYER, BASE_ADDRESSES
 
 ENV_NODES = "ENTERONCE_NODES"
 ENV_WORKERS = "ENTERONCE_SYNC_WORKERS"
@@ -162,6 +163,16 @@ def parse_config(raw: dict, path: Path | None = None) -> SyncConfig:
             if masked:
                 raise SyncConfigError(f"{where}: the {level} masking policy masks key columns {masked} of table {name}")
     return config
+
+
+def hub_of(wh: Warehouse) -> str:
+    """The district the warehouse's address base covers: the hub, when the nodes file does not say."""
+    base = wh.scan(ADDRESS_LAYER, *BASE_ADDRESSES)
+    districts = [] if base is None else base.select(pl.col("division_code").str.slice(0, 6).unique().drop_nulls()).collect().to_series().to_list()
+    if len(districts) != 1:
+        found = f"districts {', '.join(sorted(districts))}" if districts else "no address base"
+        raise SyncConfigError(f"{wh.root}: {found}; name the hub district with --hub")
+    return districts[0]
 
 
 def default_nodes(hub: str, divisions: pl.DataFrame, root: str) -> dict:
@@ -448,5 +459,5 @@ def expected_rows(wh: Warehouse, config: SyncConfig, node: Node, table: str) -> 
 __all__ = [
     "ENV_NODES", "HUB_COLUMN", "LEVEL_LABELS", "LEVEL_OF_LENGTH", "Node", "SHIPMENTS", "Shipment", "SyncConfig", "SyncConfigError",
     "before_after", "default_nodes", "expected_rows", "load_config", "logged_watermarks", "node_rows", "parse_config",
-    "place_expr", "run_sync", "shipped", "sync_status", "sync_table",
+    "hub_of", "place_expr", "run_sync", "shipped", "sync_status", "sync_table",
 ]

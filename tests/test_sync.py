@@ -332,6 +332,8 @@ def test_cli_init_run_status(tmp_path):
     publish(wh, [person(i, COMMUNITIES[i % 3]) for i in range(9)])
     runner = CliRunner()
     nodes_file = tmp_path / "nodes.yaml"
+    result = runner.invoke(main, ["sync", "init", "--warehouse", wh.root, "--root", str(tmp_path / "nodes"), "--out", str(nodes_file)])
+    assert result.exit_code != 0 and "no address base; name the hub district with --hub" in result.output  # nothing to infer it from
     result = runner.invoke(main, ["sync", "init", "--hub", HUB, "--root", str(tmp_path / "nodes"), "--out", str(nodes_file)])
     assert result.exit_code == 0, result.output
     assert "220 nodes (1 province, 1 city, 1 district, 14 street, 203 community)" in result.output
