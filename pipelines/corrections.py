@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from datetime import date, datetime, timezone
@@ -127,9 +126,7 @@ def collect_corrections(wh: Warehouse, config: SyncConfig, landing: Path, codes:
             tmp = folder / f".{name}.tmp"
             delivery = accepted.with_columns(pl.col("corrected_at").dt.convert_time_zone(LOCAL_TIME).dt.strftime("%Y-%m-%d %H:%M:%S"))
             delivery = delivery.select([c for c in delivery.columns if c in _SOURCE_NAMES]).rename(_SOURCE_NAMES)
-            with open(tmp, "w", encoding="utf-8") as out:  # whole file, then renamed: the landing sensor never sees half of it
-                for record in delivery.iter_rows(named=True):  # a few rows per node and collection
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            delivery.write_ndjson(tmp)  # whole file, then renamed: the landing sensor never sees half of it
             os.replace(tmp, folder / name)
         if rejected.height:
             wh.write(rejected.with_columns(pl.lit(datetime.now(timezone.utc)).alias("rejected_at")), *REJECTED, mode="append")

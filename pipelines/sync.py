@@ -37,6 +37,7 @@ import yaml
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from pipelines.reference import CODE_LENGTHS, LEVEL_NAMES
 from warehouse.masking import LEVELS, level_policy, mask_frame, rules_for
 from warehouse.publish import OP, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import GOLD_BY_NAME, TableSpec
@@ -46,8 +47,7 @@ from warehouse.tables import ADDRESS_LAYER, BASE_ADDRESSES
 ENV_NODES = "ENTERONCE_NODES"
 ENV_WORKERS = "ENTERONCE_SYNC_WORKERS"
 DEFAULT_NODES = "data/nodes.yaml"
-LEVEL_OF_LENGTH = {2: "province", 4: "city", 6: "district", 9: "street", 12: "community"}
-LENGTH_OF_LEVEL = {level: n for n, level in LEVEL_OF_LENGTH.items()}
+LEVEL_OF_LENGTH = {CODE_LENGTHS[n]: name for n, name in LEVEL_NAMES.items()}  # 2 province … 12 community
 LEVEL_LABELS = {"province": "省", "city": "市", "district": "区县", "street": "街道", "community": "社区"}
 HUB_COLUMN = "hub_code"
 NODE_TABLE = ("gold", "curated")  # a node's tables sit where the hub's do: gold/curated/<table>
@@ -419,6 +419,9 @@ def sync_status(wh: Warehouse, config: SyncConfig, now: datetime | None = None, 
             table = wh.table("gold", "curated", name)
             versions[name] = table.version()
             commit_times[name] = {h["version"]: datetime.fromtimestamp(h["timestamp"] / 1000, timezone.utc) for h in table.history() if "timestamp" in h}
+    runs = log.group_by("node", "run_id").agg(pl.col("at").max(), pl.col("rows").sum())  # one summary per node's latest run
+    latest = runs.sort("at").group_by("node").agg(pl.all().last())
+    last_runs = {row["node"]: row for row in latest.iter_rows(named=True)}
     rows = []
     for node in config.nodes:
         lag_versions, oldest, current = 0, None, 0
@@ -433,15 +436,12 @@ def sync_status(wh: Warehouse, config: SyncConfig, now: datetime | None = None, 
                 first = commit_times[name].get((mark if mark is not None else -1) + 1)
                 if first is not None and (oldest is None or first < oldest):
                     oldest = first
-        mine = log.filter(pl.col("node") == node.code)
-        last_run = mine.sort("at")["run_id"][-1] if mine.height else None
-        last = mine.filter(pl.col("run_id") == last_run) if last_run else mine
+        last = last_runs.get(node.code, {})
         rows.append({
             "node": node.code, "level": node.level, "name": node.name, "direction": node.direction(config.hub),
             "watermark": min(marks) if marks else -1, "tables_current": current, "tables": len(versions), "lag_versions": lag_versions,
             "lag_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
-            "last_run": last_run, "last_run_at": last["at"].max() if last.height else None,
-            "rows_last_run": int(last["rows"].sum()) if last.height else 0,
+            "last_run": last.get("run_id"), "last_run_at": last.get("at"), "rows_last_run": last.get("rows", 0),
         })
     return pl.DataFrame(rows, schema={
         "node": pl.String, "level": pl.String, "name": pl.String, "direction": pl.String, "watermark": pl.Int64,
