@@ -13,6 +13,7 @@ from assets.gold import gold_assets
 from assets.notify import NOTIFY_SENSORS
 from assets.persons import person_assets
 from assets.resources import resources_from_env
+from assets.retention import retention, retention_schedule
 from assets.sources import bronze_asset, conservation_check, landing_sensor, silver_asset
 from assets.sync import SYNC_ASSETS, SYNC_JOBS, collect_corrections_schedule, sync_on_gold_change
 from pipelines.pii import install as scrub_logs
@@ -48,8 +49,8 @@ def build_definitions() -> dg.Definitions:
         assets=assets,
         asset_checks=checks,
         sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS, sync_on_gold_change],
-        jobs=[ingest_all, everything, *SYNC_JOBS.values()],
-        schedules=[daily_ingest, collect_corrections_schedule],
+        jobs=[ingest_all, everything, *SYNC_JOBS.values(), retention],
+        schedules=[daily_ingest, collect_corrections_schedule, retention_schedule],
         resources=resources_from_env(),
         # independent steps run in parallel processes (one per core); each step's memory is its own
         executor=dg.multiprocess_executor.configured(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 
 from warehouse.masking import level_policy, mask_examples, mask_expr, mask_frame
 
@@ -38,3 +39,16 @@ def test_report_examples_are_masked_by_their_column():
     assert json.loads(mask_examples(examples, "id_number")) == ["330102********4312", "110105********002X"]
     assert json.loads(mask_examples(json.dumps(["欧阳子墨"]), "mother_name")) == ["欧***"]
     assert mask_examples(examples, "hospital") == examples  # not personal: shown as is
+
+
+def test_a_role_adds_to_its_level_policy():
+    from warehouse.masking import role_policy
+
+    frame = pl.DataFrame({"name": ["张三丰"], "id_number": ["330102199001011234"], "disability_cert_no": ["33010219900101123411"]})
+    caseworker = mask_frame(frame, role_policy("community", "caseworker")).row(0, named=True)
+    analyst = mask_frame(frame, role_policy("community", "analyst")).row(0, named=True)
+    assert caseworker["name"] == "张三丰" and analyst["name"] == "张**"
+    assert caseworker["id_number"] == analyst["id_number"] == "330102********1234"
+    assert caseworker["disability_cert_no"] == "330102**********3411"
+    with pytest.raises(ValueError, match="unknown role"):
+        role_policy("community", "mayor")

@@ -50,6 +50,14 @@ LEVEL_POLICY: dict[str, dict[str, str]] = {
     "street": {"id_number": "id_6_4", "phone": "phone_3_4"},
     "community": {"id_number": "id_6_4", "phone": "phone_3_4"},
 }
+# roles of the query API (api/), on top of the level's policy: who does what with the rows
+ROLES: dict[str, str] = {"caseworker": "社区工作者（上门服务，见姓名）", "analyst": "统计分析（只看汇总所需，姓名与门牌脱敏）"}
+ROLE_POLICY: dict[str, dict[str, str]] = {
+    # the level's policy as is: communities and streets see names, IDs 6+4, phones 3+4; a disability
+    # certificate number is the holder's ID number plus two digits, so it is masked like one
+    "caseworker": {"disability_cert_no": "id_6_4"},
+    "analyst": {"name": "name_1", "address": "digits", "id_number": "id_6_4", "phone": "phone_3_4", "disability_cert_no": "id_6_4"},
+}
 RAW_SUFFIX = "_raw"  # a value as delivered (``id_number_raw``) is as personal as the parsed one
 
 
@@ -68,6 +76,13 @@ def level_policy(level: str, overrides: dict[str, dict[str, str]] | None = None)
     if unknown:
         raise ValueError(f"masking policy of level '{level}' names unknown rules {unknown}; rules: {', '.join([*RULES, CLEAR])}")
     return policy
+
+
+def role_policy(level: str, role: str, overrides: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """The policy of a ``role`` at ``level``: the level's policy with the role's entries on top."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
+    return {**level_policy(level, overrides), **ROLE_POLICY[role]}
 
 
 def rules_for(columns: list[str], policy: dict[str, str]) -> dict[str, MaskRule]:
@@ -117,4 +132,4 @@ def mask_examples(examples: str | None, column: str | None) -> str | None:
     return json.dumps(texts.select(mask_expr("v", rule))["v"].to_list(), ensure_ascii=False)  # the one implementation of a rule
 
 
-__all__ = ["CLEAR", "LEVELS", "LEVEL_POLICY", "MaskRule", "POLICY", "RULES", "kind_of", "level_policy", "mask_examples", "mask_expr", "mask_frame", "rules_for"]
+__all__ = ["CLEAR", "LEVELS", "LEVEL_POLICY", "MaskRule", "POLICY", "ROLES", "ROLE_POLICY", "RULES", "kind_of", "level_policy", "role_policy", "mask_examples", "mask_expr", "mask_frame", "rules_for"]
