@@ -17,7 +17,7 @@ export ENTERONCE_REPORTS ?= data/reports
 export ENTERONCE_WEBHOOK_URL ?=
 export ENTERONCE_NODES ?= data/nodes.yaml
 
-.PHONY: install lint demo test ui bench bench-run bench-sync bench-address bench-persons clean
+.PHONY: install lint demo test ui serve bench bench-run bench-sync bench-api bench-address bench-persons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: lint
 ui: install
 	$(BIN)/dagster dev
 
+# the query API on 127.0.0.1:8000 (issue a token first: enteronce tokens issue --level … --code … --role …)
+serve: install
+	$(BIN)/enteronce serve
+
 bench: install
 	$(BIN)/python benchmarks/bench_ingest.py --persons 1000000
 
@@ -51,6 +55,11 @@ bench-run: install
 # the five-level sync of the 1,000,000-resident district bench-run leaves in bench_out/run
 bench-sync: install
 	$(BIN)/python benchmarks/bench_sync.py --lake bench_out/run/warehouse --out bench_out/sync
+
+# the query API over that district under a local load; wrk (Debian) generates it
+bench-api: install
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python benchmarks/bench_api.py --lake bench_out/run/warehouse --out bench_out/api --workers 2
 
 bench-address: install
 	$(BIN)/python benchmarks/bench_address.py --persons 1000000 --addresses 1000000

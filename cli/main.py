@@ -326,10 +326,14 @@ def quality_dictionary(warehouse: str, out: Path) -> None:
 
 def _register_address_commands() -> None:
     from cli.address import address
+    from cli.api import retention, serve, tokens
     from cli.persons import persons
     from cli.sync import sync
 
     main.add_command(address)
+    main.add_command(serve)
+    main.add_command(tokens)
+    main.add_command(retention)
     main.add_command(persons)
     main.add_command(sync)
 

@@ -1,0 +1,1 @@
+"""The query API for downstream apps (``enteronce serve``): scoped, masked, audited reads of gold."""
