@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import polars as pl
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
@@ -208,7 +209,7 @@ def create_app(wh: Warehouse, settings: Settings | None = None) -> FastAPI:
     for error, status in ((Forbidden, 403), (QueryError, 400), (NotVisible, 404), (ChangesGone, 410)):
         app.add_exception_handler(error, lambda _r, exc, status=status: JSONResponse({"detail": str(exc) if status != 404 else "不存在或不在辖区内 (not found)"}, status_code=status))
 
-    def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Grant:
+    async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Grant:
         raw = credentials.credentials if credentials else None
         if raw and raw.startswith(PREFIX + "_"):
             request.state.token_id = raw.split("_", 2)[1][:32]
@@ -247,6 +248,14 @@ def create_app(wh: Warehouse, settings: Settings | None = None) -> FastAPI:
     return app
 
 
+async def _answer(store: Store, tables: tuple[str, ...], policy: dict[str, str], fn, *args):
+    """``fn(*args)`` on the event loop when the snapshots it reads are warm (sub-millisecond work:
+    a thread hop would cost more), in the thread pool when it may have to load a table."""
+    if store.warm(tables, policy):
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
+
+
 def _signature(extra: list[inspect.Parameter], authenticate) -> inspect.Signature:
     params = [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
               inspect.Parameter("grant", inspect.Parameter.KEYWORD_ONLY, annotation=Grant, default=Depends(authenticate))]
@@ -261,13 +270,15 @@ def _table_routes(app: FastAPI, store: Store, authenticate, spec: TableSpec, sch
 
     documented = {"parameters": filter_parameters(filters, spec)}
 
-    def rows(**kwargs):
-        request, grant = kwargs["request"], kwargs["grant"]
+    def page_of(request: Request, grant: Grant, sort: str | None, order: str, limit: int, cursor: str | None) -> Response:
         snap = store.snapshot(spec.name)
-        page, cursor = list_page(snap, grant.code, grant.policy, read_filters(request, filters), kwargs["sort"], kwargs["order"] == "desc",
-                                 kwargs["limit"], kwargs["cursor"])
+        page, cursor = list_page(snap, grant.code, grant.policy, read_filters(request, filters), sort, order == "desc", limit, cursor)
         _note(request, page, spec.keys)
         return _json({"version": snap.version, "next_cursor": cursor}, {"rows": page})
+
+    async def rows(**kwargs):
+        return await _answer(store, (spec.name,), kwargs["grant"].policy, page_of, kwargs["request"], kwargs["grant"], kwargs["sort"],
+                             kwargs["order"], kwargs["limit"], kwargs["cursor"])
 
     rows.__signature__ = _signature([
         inspect.Parameter("sort", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Literal[sortable]] if sortable else Optional[str],
@@ -331,12 +342,17 @@ def _table_routes(app: FastAPI, store: Store, authenticate, spec: TableSpec, sch
 def _lookup_route(app: FastAPI, store: Store, authenticate, entity: str) -> None:
     spec = LOOKUPS[entity]
 
-    def one(request: Request, value: str = Path(..., alias=spec.key, max_length=200, description=GOLD_BY_NAME[spec.table].label_of(spec.key)),
-            grant: Grant = Depends(authenticate)):
+    tables = (spec.table, *(r.table for r in spec.related))
+
+    def answer(request: Request, value: str, grant: Grant) -> Response:
         row, related = lookup(store, entity, value, grant.code, grant.policy)
         _note(request, row, GOLD_BY_NAME[spec.table].keys, rows=row.height + sum(f.height for f in related.values()))
         one_row = json.loads(row.write_json())[0]  # one row: an object
         return _json({"entity": entity, "version": store.snapshot(spec.table).version, "row": one_row}, related)
+
+    async def one(request: Request, value: str = Path(..., alias=spec.key, max_length=200, description=GOLD_BY_NAME[spec.table].label_of(spec.key)),
+                  grant: Grant = Depends(authenticate)):
+        return await _answer(store, tables, grant.policy, answer, request, value, grant)
 
     app.add_api_route(f"/v1/lookup/{entity}/{{{spec.key}}}", one, methods=["GET"], response_class=Response,
                       summary=f"{spec.label}：按编号查询（含关联：{'、'.join(r.name for r in spec.related)}）",

@@ -209,6 +209,16 @@ class Store:
             self._checked[table] = time.monotonic()
             return current
 
+    def warm(self, tables: list[str] | tuple[str, ...], policy: dict[str, str]) -> bool:
+        """Whether answering from ``tables`` for ``policy`` needs no loading (no version check due,
+        the policy's view built): then a request is answered on the event loop, without a thread hop."""
+        now, key = time.monotonic(), tuple(sorted(policy.items()))
+        for table in tables:
+            snap = self._snapshots.get(table)
+            if snap is None or now - self._checked.get(table, 0) >= self.refresh_seconds or key not in snap.views:
+                return False
+        return True
+
     @staticmethod
     def prepare(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
         return (frame.with_columns(place_expr(frame.columns).alias(PLACE))

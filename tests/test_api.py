@@ -267,3 +267,20 @@ def test_api_fuzzed_against_its_own_schema(tokens, lake, server):
                 assert all(r.get("community_code") in (None, lake["a"]) for r in rows if isinstance(r, dict))
 
         check()
+
+
+def test_warm_answers_on_the_event_loop_equal_the_thread_pool_ones(lake, tokens, server):
+    """With a long refresh the second request of a table is answered on the event loop (no thread
+    hop); it must be the same answer as the always-reloading server's."""
+    port = _free_port()
+    proc = start(str(lake["wh"].root), "--refresh", "600", port=port)
+    try:
+        warm = f"http://127.0.0.1:{port}"
+        person = lake["wh"].read(*GOLD, "persons").filter(pl.col("community_code") == lake["a"]).row(0, named=True)
+        for path, params in ((f"/v1/lookup/building/{person['building_id']}", {}), ("/v1/tables/persons", {"limit": 20}),
+                             ("/v1/tables/persons", {"sex": "女", "limit": 5})):
+            first, second = (get(warm, tokens["a"], path, **params) for _ in range(2))
+            assert first.json() == second.json() == get(server, tokens["a"], path, **params).json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
