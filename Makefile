@@ -17,7 +17,7 @@ export ENTERONCE_REPORTS ?= data/reports
 export ENTERONCE_WEBHOOK_URL ?=
 export ENTERONCE_NODES ?= data/nodes.yaml
 
-.PHONY: install lint demo test ui serve bench bench-run bench-sync bench-api bench-address bench-persons clean
+.PHONY: install lint demo test ui serve bench bench-run bench-sync bench-api bench-roster bench-address bench-persons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,9 @@ bench-sync: install
 bench-api: install
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python benchmarks/bench_api.py --lake bench_out/run/warehouse --out bench_out/api --workers 2
+
+bench-roster: install
+	$(BIN)/python benchmarks/bench_roster.py --lake bench_out/run/warehouse --out bench_out/roster
 
 bench-address: install
 	$(BIN)/python benchmarks/bench_address.py --persons 1000000 --addresses 1000000

@@ -328,12 +328,14 @@ def _register_address_commands() -> None:
     from cli.address import address
     from cli.api import retention, serve, tokens
     from cli.persons import persons
+    from cli.roster import roster
     from cli.sync import sync
 
     main.add_command(address)
     main.add_command(serve)
     main.add_command(tokens)
     main.add_command(retention)
+    main.add_command(roster)
     main.add_command(persons)
     main.add_command(sync)
 
