@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, create_model
 
 from api.access_log import AccessLog
@@ -200,7 +201,9 @@ def create_app(wh: Warehouse, settings: Settings | None = None) -> FastAPI:
         yield
         log.close()
 
-    app = FastAPI(title="EnterOnce 数据查询接口", version="1", lifespan=lifespan,
+    # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from the package, not a CDN
+    # (government networks are often offline; FastAPI's own pages would load blank there)
+    app = FastAPIOffline(title="EnterOnce 数据查询接口", version="1", lifespan=lifespan,
                   description="只读接口：按令牌的辖区（省/市/区县/街道/社区）限定行，按层级与角色脱敏，每次请求记入访问日志。")
     app.state.store, app.state.tokens, app.state.access_log = store, tokens, log
 

@@ -284,3 +284,14 @@ def test_warm_answers_on_the_event_loop_equal_the_thread_pool_ones(lake, tokens,
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_docs_pages_load_everything_from_the_server(server):
+    """/docs and /redoc work offline: every script, style and icon they name is served by the API itself."""
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(f"{server}{page}", timeout=10).text
+        assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html) + re.findall(r"""url:\s*['"]([^'"]+)['"]""", html)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            assert httpx.get(f"{server}{asset}", timeout=10).status_code == 200, asset
