@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets.address import address_assets, address_base_sensor
 from assets.automation import automation_sensor
+from assets.forms import FORMS_GROUP, monthly_forms, monthly_forms_job, monthly_forms_schedule
 from assets.gold import gold_assets
 from assets.notify import NOTIFY_SENSORS
 from assets.persons import person_assets
@@ -31,7 +32,9 @@ def assets_and_checks() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksD
 def build_definitions() -> dg.Definitions:
     """The code location: every source folder's assets, checks and sensor, the masters, gold."""
     assets, checks = assets_and_checks()
-    everything = dg.define_asset_job("everything", selection=dg.AssetSelection.all(), description="every asset, end to end")
+    # the monthly forms are partitioned by month: their own job and schedule, not part of a plain run
+    everything = dg.define_asset_job("everything", selection=dg.AssetSelection.all() - dg.AssetSelection.groups(FORMS_GROUP),
+                                     description="every asset, end to end")
     ingest_all = dg.define_asset_job(
         "ingest_all",
         selection=dg.AssetSelection.groups("bronze", "silver", "quarantine"),
@@ -46,11 +49,11 @@ def build_definitions() -> dg.Definitions:
         description="nightly catch-up of every landing folder (automation carries it on to gold)",
     )
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, monthly_forms],
         asset_checks=checks,
         sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS, sync_on_gold_change],
-        jobs=[ingest_all, everything, *SYNC_JOBS.values(), retention],
-        schedules=[daily_ingest, collect_corrections_schedule, retention_schedule],
+        jobs=[ingest_all, everything, *SYNC_JOBS.values(), retention, monthly_forms_job],
+        schedules=[daily_ingest, collect_corrections_schedule, retention_schedule, monthly_forms_schedule],
         resources=resources_from_env(),
         # independent steps run in parallel processes (one per core); each step's memory is its own
         executor=dg.multiprocess_executor.configured(
