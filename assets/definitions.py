@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets.address import address_assets, address_base_sensor
 from assets.automation import automation_sensor
+from assets.alerts import alerts_asset
 from assets.forms import FORMS_GROUP, monthly_forms, monthly_forms_job, monthly_forms_schedule
 from assets.gold import gold_assets
 from assets.notify import NOTIFY_SENSORS
@@ -25,7 +26,7 @@ scrub_logs()  # every log record of the code location and its steps is scrubbed 
 def assets_and_checks() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     """Every asset and standalone check, for the source systems known now."""
     specs = list(all_specs().values())
-    assets = [a for spec in specs for a in (bronze_asset(spec), silver_asset(spec))] + address_assets() + person_assets() + gold_assets() + SYNC_ASSETS
+    assets = [a for spec in specs for a in (bronze_asset(spec), silver_asset(spec))] + address_assets() + person_assets() + gold_assets() + SYNC_ASSETS + [alerts_asset]
     return assets, [conservation_check(spec) for spec in specs]
 
 

@@ -327,6 +327,7 @@ def quality_dictionary(warehouse: str, out: Path) -> None:
 def _register_address_commands() -> None:
     from cli.address import address
     from cli.api import retention, serve, tokens
+    from cli.alerts import alerts
     from cli.forms import forms
     from cli.persons import persons
     from cli.roster import roster
@@ -338,6 +339,7 @@ def _register_address_commands() -> None:
     main.add_command(retention)
     main.add_command(roster)
     main.add_command(forms)
+    main.add_command(alerts)
     main.add_command(persons)
     main.add_command(sync)
 
