@@ -58,17 +58,17 @@ def lake(tmp_path) -> Warehouse:
     wh.write(power, "gold", "curated", "power_daily")
     businesses = pl.DataFrame([
         {"business_id": "lic", "business_name": "甲店", "business_status": "在业", "licence_expiry": TODAY + dt.timedelta(days=30),
-         "registered_capital": 1e5, "established_date": dt.date(2020, 1, 1), **place(X)},
+         "registered_capital": 10.0, "established_date": dt.date(2020, 1, 1), **place(X)},
         {"business_id": "lic_closed", "business_name": "乙店", "business_status": "注销", "licence_expiry": TODAY + dt.timedelta(days=30),
-         "registered_capital": 1e5, "established_date": dt.date(2020, 1, 1), **place(X)},
+         "registered_capital": 10.0, "established_date": dt.date(2020, 1, 1), **place(X)},
         {"business_id": "lic_far", "business_name": "丙店", "business_status": "在业", "licence_expiry": TODAY + dt.timedelta(days=90),
-         "registered_capital": 1e5, "established_date": dt.date(2020, 1, 1), **place(X)},
+         "registered_capital": 10.0, "established_date": dt.date(2020, 1, 1), **place(X)},
         {"business_id": "big", "business_name": "丁公司", "business_status": "在业", "licence_expiry": None,
-         "registered_capital": 2e7, "established_date": TODAY - dt.timedelta(days=10), **place(X)},
+         "registered_capital": 2000.0, "established_date": TODAY - dt.timedelta(days=10), **place(X)},
         {"business_id": "big_old", "business_name": "戊公司", "business_status": "在业", "licence_expiry": None,
-         "registered_capital": 2e7, "established_date": TODAY - dt.timedelta(days=100), **place(X)},
+         "registered_capital": 2000.0, "established_date": TODAY - dt.timedelta(days=100), **place(X)},
         {"business_id": "small_new", "business_name": "己公司", "business_status": "在业", "licence_expiry": None,
-         "registered_capital": 5e6, "established_date": TODAY - dt.timedelta(days=5), **place(X)},
+         "registered_capital": 500.0, "established_date": TODAY - dt.timedelta(days=5), **place(X)},
     ])
     wh.write(businesses, "gold", "curated", "businesses")
     noon = dt.datetime.combine(TODAY, dt.time(12))
@@ -114,3 +114,49 @@ def test_an_alert_is_raised_once_and_keeps_its_state(lake):
     assert alerts.filter(pl.col("rule_id") == "turning_80").select("state", "changed_by").rows() == [("dispatched", "王社工")]
     with pytest.raises(ValueError, match="no alerts"):
         set_state(lake, ["nope"], "done", by="x")
+
+
+# ------------------------------------------------------------------- planted by the generator
+@pytest.fixture(scope="module")
+def generated(district, tmp_path_factory):
+    """The generated test district through the whole pipeline (its gold tables, as the alerts read them)."""
+    import shutil
+
+    from tests.helpers import materialize_all
+
+    base = tmp_path_factory.mktemp("alerts_e2e")
+    shutil.copytree(district / "landing", base / "landing")
+    assert materialize_all(base / "landing", base / "wh", base).success
+    return Warehouse(str(base / "wh")), district / "truth"
+
+
+def test_the_generators_planted_cases_are_found_end_to_end(generated):
+    """On the generated district, as of its reference date: every case the generator planted is
+    found, and nothing is raised that the truth does not call for (precision and recall per rule)."""
+    from pipelines.demo.population import REFERENCE_DATE as REF
+
+    wh, truth = generated
+    rules = [r for r in load_rules() if r.id in ("turning_80", "licence_expiring", "big_new_business")]
+    found = evaluate(rules, {n: wh.scan("gold", "curated", n) for n in ("persons", "businesses")}, REF)
+    persons, businesses = wh.read("gold", "curated", "persons"), wh.read("gold", "curated", "businesses")
+    true_persons, true_businesses = pl.read_parquet(truth / "persons.parquet"), pl.read_parquet(truth / "businesses.parquet")
+    expected = {
+        "turning_80": set(true_persons.filter(pl.col("birth_date").dt.offset_by("80y").is_between(REF, REF + dt.timedelta(days=30)))["id_number"]),
+        "licence_expiring": set(true_businesses.filter(pl.col("licence_expiry").is_between(REF, REF + dt.timedelta(days=60))
+                                                       & pl.col("business_status").is_in(["在业", "存续"]))["credit_code"]),
+        "big_new_business": set(true_businesses.filter(pl.col("established_date").is_between(REF - dt.timedelta(days=30), REF)
+                                                       & (pl.col("registered_capital") >= 1000))["credit_code"]),
+    }
+    got = {
+        "turning_80": set(found.filter(pl.col("rule_id") == "turning_80").join(persons, left_on="subject_id", right_on="person_id")["id_number"]),
+        **{rule: set(found.filter(pl.col("rule_id") == rule).join(businesses, left_on="subject_id", right_on="business_id")["credit_code"])
+           for rule in ("licence_expiring", "big_new_business")},
+    }
+    planted = pl.read_parquet(truth / "alerts_planted.parquet")
+    for rule in expected:
+        assert set(planted.filter(pl.col("rule_id") == rule)["key"]) <= got[rule], rule  # every planted case found
+        assert got[rule] <= expected[rule], (rule, got[rule] - expected[rule])  # precision 1: nothing the truth does not call for
+        assert expected[rule], rule  # the generator planted some
+        recall = len(got[rule] & expected[rule]) / len(expected[rule])
+        print(f"{rule}: {len(expected[rule])} true, {len(got[rule])} raised, recall {recall:.2f}")
+        assert recall >= 0.5, rule

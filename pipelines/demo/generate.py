@@ -8,6 +8,7 @@ Layout of the output folder::
         persons.parquet, businesses.parquet, addresses.parquet,
         records.parquet       one row per delivered record: file, source_row → ids, expect
         dianli_accounts.parquet, dianli_missing.parquet
+        alerts_planted.parquet  cases the proactive alert rules must find (rule_id, ID number or credit code)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import polars as pl
 from tqdm import tqdm
 
 from pipelines.demo.kit import ExportContext
-from pipelines.demo.population import build_population
+from pipelines.demo.population import build_population, plant_alert_cases
 from pipelines.sources import demo_exports
 
 BASE_COLUMNS = ["address_id", "division_code", "road", "road_no", "compound", "building", "unit", "room", "full_text"]
@@ -58,7 +59,8 @@ def generate(
     steps = tqdm(total=len(exports) + 2, desc="generating", unit="step", disable=not progress)
 
     steps.set_postfix_str("population")
-    pop = build_population(seed, district, persons)
+    pop, planted = plant_alert_cases(build_population(seed, district, persons), seed)
+    planted.write_parquet(out / "truth" / "alerts_planted.parquet")
     steps.update()
     ctx = ExportContext(pop=pop, landing=out / "landing", seed=seed, noise=noise, power_days=power_days, truth=out / "truth")
 

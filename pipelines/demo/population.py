@@ -295,6 +295,62 @@ def _serials(prefix: str, n: int, width: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(np.arange(n).astype(str), width))
 
 
+def _with_birth(ids: np.ndarray, birth: np.ndarray) -> np.ndarray:
+    """ID numbers re-issued for new birth dates: the same area and sequence, a new check character."""
+    ymd = np.char.replace(birth.astype("datetime64[D]").astype(str).astype("<U10"), "-", "")
+    first17 = np.char.add(np.char.add(np.char.ljust(ids.astype("<U18"), 18).astype("<U6"), ymd),
+                          np.array([i[14:17] for i in ids.astype(str)], dtype="<U3"))
+    digits = np.frombuffer(first17.astype("S17").tobytes(), dtype=np.uint8).reshape(len(ids), 17) - ord("0")
+    return np.char.add(first17, id_check_chars(digits.astype(np.int64)).astype("<U1"))
+
+
+def plant_alert_cases(pop: Population, seed: int) -> tuple[Population, pl.DataFrame]:
+    """Cases each proactive alert rule must find, planted with a generator of their own (every other
+    value stays as the seed made it): residents turning 80 within 30 days of the reference date and
+    big new businesses (≥ 1,000 万元 = 10,000,000 yuan capital, registered in the last 30 days) and
+    businesses in operation whose licence runs out within 60 days. Returns the population and what was planted."""
+    rng = np.random.default_rng(seed + 80)
+    persons = pop.persons
+    candidates = np.flatnonzero(((persons["age"] >= 70) & (persons["age"] <= 79)).to_numpy())
+    chosen = rng.choice(candidates, size=min(len(candidates), max(2, persons.height // 1000)), replace=False)
+    turning = np.datetime64(REFERENCE_DATE) + rng.integers(1, 29, len(chosen)).astype("timedelta64[D]")
+    birth = np.array([np.datetime64(date(int(str(t)[:4]) - 80, int(str(t)[5:7]), min(int(str(t)[8:10]), 28))) for t in turning]).astype("datetime64[D]")
+    ids = persons["id_number"].to_numpy().copy()
+    ids[chosen] = _with_birth(ids[chosen], birth)
+    values, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():  # a re-issued number taken already: leave those persons out
+        keep = ~np.isin(ids[chosen], values[counts > 1])
+        chosen, birth = chosen[keep], birth[keep]
+        ids = persons["id_number"].to_numpy().copy()
+        ids[chosen] = _with_birth(ids[chosen], birth)
+    births = persons["birth_date"].to_numpy().astype("datetime64[D]").copy()
+    births[chosen] = birth
+    ages = persons["age"].to_numpy().copy()
+    ages[chosen] = 79
+    persons = persons.with_columns(pl.Series("id_number", ids), pl.Series("birth_date", births).cast(pl.Date), pl.Series("age", ages))
+    businesses = pop.businesses
+    companies = np.flatnonzero((~businesses["individual"]).to_numpy())
+    big = rng.choice(companies, size=min(len(companies), max(1, businesses.height // 100)), replace=False)
+    established = businesses["established_date"].to_numpy().astype("datetime64[D]").copy()
+    established[big] = np.datetime64(REFERENCE_DATE) - rng.integers(1, 25, len(big)).astype("timedelta64[D]")
+    capital = businesses["registered_capital"].to_numpy().copy()
+    capital[big] = np.round(rng.uniform(1200, 8000, len(big)), 1)  # 万元: 12–80 million yuan
+    status = businesses["business_status"].to_numpy().copy()
+    status[big] = "存续"
+    expiring = rng.choice(np.setdiff1d(np.arange(businesses.height), big), size=max(1, businesses.height // 50), replace=False)
+    expiry = businesses["licence_expiry"].to_numpy().astype("datetime64[D]").copy()
+    expiry[expiring] = np.datetime64(REFERENCE_DATE) + rng.integers(5, 55, len(expiring)).astype("timedelta64[D]")
+    status[expiring] = "在业"
+    businesses = businesses.with_columns(pl.Series("established_date", established).cast(pl.Date), pl.Series("registered_capital", capital),
+                                         pl.Series("business_status", status), pl.Series("licence_expiry", expiry).cast(pl.Date))
+    planted = pl.concat([
+        pl.DataFrame({"rule_id": "turning_80", "key": persons["id_number"].gather(chosen)}),
+        pl.DataFrame({"rule_id": "big_new_business", "key": businesses["credit_code"].gather(big)}),
+        pl.DataFrame({"rule_id": "licence_expiring", "key": businesses["credit_code"].gather(expiring)}),
+    ])
+    return Population(pop.communities, pop.addresses, pop.buildings, persons, businesses), planted
+
+
 def build_population(seed: int, district_code: str, n_persons: int) -> Population:
     rng = np.random.default_rng(seed)
     communities = district_communities(district_code)
