@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from address_master.match import prepare_base
-from pipelines.reference import divisions
+from pipelines.reference import division_names, divisions
 
 BASE_COLUMNS = ["address_id", "division_code", "road", "road_no", "compound", "building", "unit", "room"]
 LEVELS = {"province": 2, "city": 4, "district": 6, "street": 9, "community": 12}
@@ -68,7 +68,7 @@ def validate_base(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def with_levels(valid: pl.DataFrame) -> pl.DataFrame:
     """Prepared matching keys plus every level's code and name and the standard full text."""
-    names = dict(zip(divisions()["code"].to_list(), divisions()["name"].to_list()))
+    names = division_names()
     prepared = prepare_base(valid)
     levels = [
         expr

@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, TypeAdapter, create_model
 
 from api.access_log import AccessLog
 from api.store import LOOKUPS, ChangesGone, Forbidden, NotVisible, QueryError, Store, aggregate, change_page, list_page, lookup, masked_columns, public
@@ -93,13 +93,8 @@ def _filterable(schema: pl.Schema) -> dict[str, pl.DataType]:
 
 
 def _json_schema(dtype: pl.DataType) -> dict:
-    if dtype == pl.Boolean:
-        return {"type": "boolean"}
-    if dtype == pl.Date:
-        return {"type": "string", "format": "date"}
-    if dtype.is_integer():
-        return {"type": "integer"}
-    return {"type": "string"}
+    """The JSON schema of a filterable column's values (pydantic's, for the Python type the rows use)."""
+    return TypeAdapter(_python_type(dtype)).json_schema()
 
 
 def filter_parameters(filters: dict[str, pl.DataType], spec: TableSpec) -> list[dict]:

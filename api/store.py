@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 import polars as pl
 from deltalake import DeltaTable
 
-from pipelines.reference import CODE_LENGTHS, divisions
+from pipelines.reference import CODE_LENGTHS, division_names
 from warehouse.masking import mask_frame, rules_for
-from warehouse.registry import GOLD_BY_NAME, TableSpec
+from warehouse.registry import GOLD_BY_NAME, TableSpec, place_expr
 from warehouse.storage import Warehouse
 
 PLACE, ORDER = "_place", "_order"
-DIVISION_COLUMNS = ("community_code", "street_code", "district_code", "city_code", "province_code")
 SEPARATOR = "\x1f"  # below every digit: a division's rows sort before its children's
 HIGHEST = "\U0010ffff"
 CHILD_LENGTH = {CODE_LENGTHS[n]: CODE_LENGTHS[n + 1] for n in CODE_LENGTHS if n + 1 in CODE_LENGTHS}
@@ -52,12 +51,6 @@ class NotVisible(LookupError):
 
 class ChangesGone(LookupError):
     """The change feed asked for was vacuumed (410)."""
-
-
-def place_expr(columns: list[str]) -> pl.Expr:
-    """A row's place: the deepest division code it names ('' when none: then no token sees it)."""
-    present = [pl.col(c) for c in DIVISION_COLUMNS if c in columns]
-    return pl.coalesce(*present, pl.lit("")) if present else pl.lit("")
 
 
 def order_expr(keys: tuple[str, ...]) -> pl.Expr:
@@ -179,14 +172,20 @@ class Store:
         self._locks = {name: threading.Lock() for name in GOLD_BY_NAME}
         self._changes: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
         self._changes_lock = threading.Lock()
-        self.divisions = divisions()
-        self._names = dict(zip(self.divisions["code"], self.divisions["name"]))
+        self._names = division_names()
 
     def tables(self) -> list[str]:
         return [name for name in GOLD_BY_NAME if self.wh.exists(*self.layer, name)]
 
     def version(self, table: str) -> int:
-        return self.wh.table(*self.layer, table).version()
+        """The table's latest version (its log read incrementally, not reopened)."""
+        if table not in self._watched:
+            raise NotVisible(table)
+        with self._locks[table]:
+            version = self._watched[table].version()
+        if version is None:
+            raise NotVisible(table)
+        return version
 
     def snapshot(self, table: str) -> Snapshot:
         if table not in GOLD_BY_NAME:
@@ -221,7 +220,8 @@ class Store:
 
     @staticmethod
     def prepare(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
-        return (frame.with_columns(place_expr(frame.columns).alias(PLACE))
+        # a row naming no division gets '' as its place: then no token sees it
+        return (frame.with_columns(place_expr(frame.columns, fallback="").alias(PLACE))
                 .with_columns(order_expr(spec.keys).alias(ORDER)).sort(ORDER))
 
     def name_of(self, code: str) -> str:

@@ -18,14 +18,13 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 
 from api.store import Watched
-from pipelines.reference import CODE_LENGTHS, LEVEL_NAMES, divisions
+from pipelines.reference import LENGTH_OF_LEVEL, division_names
 from warehouse.masking import ROLES, role_policy
 from warehouse.storage import Warehouse
 
 TOKENS = ("api", "_auth", "tokens")
 PREFIX = "eo"
 DEFAULT_DAYS = 90
-LENGTH_OF_LEVEL = {LEVEL_NAMES[n]: CODE_LENGTHS[n] for n in LEVEL_NAMES}
 SCHEMA = {
     "token_id": pl.String, "secret_sha256": pl.String, "level": pl.String, "code": pl.String, "role": pl.String,
     "label": pl.String, "issued_at": pl.Datetime("us", "UTC"), "expires_at": pl.Datetime("us", "UTC"),
@@ -66,7 +65,7 @@ def issue_token(wh: Warehouse, level: str, code: str, role: str, *, days: int = 
         raise TokenError(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
     if len(code) != LENGTH_OF_LEVEL[level] or not code.isdigit():
         raise TokenError(f"code '{code}' is not a {level} code ({LENGTH_OF_LEVEL[level]} digits)")
-    if divisions().filter(pl.col("code") == code).height == 0:
+    if code not in division_names():
         raise TokenError(f"code '{code}' is not in the division table (pipelines/reference)")
     if days <= 0:
         raise TokenError("--days must be positive")

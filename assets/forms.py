@@ -11,11 +11,11 @@ from assets.resources import QualityResource, WarehouseResource
 from pipelines.forms import build_every, load_forms
 from pipelines.forms.xlsx import write_form
 from pipelines.pii import scrubbed_errors
-from pipelines.reference import divisions
+from pipelines.reference import division_names
 
 FORMS_GROUP = "forms"
 MONTHS = dg.MonthlyPartitionsDefinition(start_date="2026-01-01", timezone="Asia/Shanghai", end_offset=1)
-TABLES = sorted({form.table for form in load_forms().values()} | {j["table"] for form in load_forms().values() for j in form.joins})
+TABLES = sorted({table for form in load_forms().values() for table in form.tables()})
 
 
 @dg.asset(
@@ -34,7 +34,7 @@ def monthly_forms(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     tables = {name: frame for name, frame in tables.items() if frame is not None}
     persons = tables.get("persons")
     communities = [] if persons is None else sorted(persons.select("community_code").drop_nulls().unique().collect()["community_code"].to_list())
-    names = dict(zip(divisions()["code"], divisions()["name"]))
+    names = division_names()
     root = quality.folder() / "forms" / f"{month:%Y-%m}"
     stamp = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
     files, forms = 0, load_forms()

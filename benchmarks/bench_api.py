@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.server import start  # noqa: E402
+from proc_memory import process_tree, rss  # noqa: E402 - benchmarks/, beside this script
 from api.tokens import issue_token  # noqa: E402
 from warehouse.storage import Warehouse  # noqa: E402
 
@@ -53,20 +54,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and its children (uvicorn workers)."""
-    total = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        if int(fields.get("Pid", 0)) == pid or int(fields.get("PPid", 0)) == pid:
-            total += int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-    return total
 
 
 PAGE_SCRIPT = """
@@ -202,7 +189,7 @@ def main() -> None:
         for label, (url, script, token) in scenarios.items():
             row = {"throughput": wrk(url, token, args.seconds, args.concurrency, script, args.out),
                    "latency": wrk(url, token, args.seconds, args.latency_concurrency, script, args.out)}
-            peak = max(peak, tree_rss(server.pid))
+            peak = max(peak, sum(rss(p) for p in process_tree(server.pid)))
             results[label] = row
             print(f"{label}: {row}", flush=True)
         results["server_peak_rss_gib"] = round(peak / 2**30, 2)

@@ -29,47 +29,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from proc_memory import process_tree, pss, rss  # noqa: E402 - benchmarks/, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children.get(p, [])
-    return out
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE
-    except OSError:
-        return 0
-
-
-def _pss(pid: int) -> int:
-    """Proportional set size: pages shared by several processes (a step forked from the
-    forkserver shares its preloaded code) counted once in total, split between them."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = None) -> dict:
@@ -84,10 +46,10 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
     def sample():
         nonlocal peak_total, peak_pss
         while not stop.is_set():
-            pids = _tree(proc.pid)
-            sizes = {p: _rss(p) for p in pids}
+            pids = process_tree(proc.pid)
+            sizes = {p: rss(p) for p in pids}
             peak_total = max(peak_total, sum(sizes.values()))
-            peak_pss = max(peak_pss, sum(_pss(p) for p in pids))
+            peak_pss = max(peak_pss, sum(pss(p) for p in pids))
             for p, size in sizes.items():
                 per_pid[p] = max(per_pid.get(p, 0), size)
             time.sleep(0.2)

@@ -39,8 +39,9 @@ def alerts_list(warehouse: str, scope: str, state: str | None) -> None:
 
     from pipelines.alerts import STATE_LABELS
     from pipelines.alerts.store import read_alerts
+    from warehouse.registry import place_expr
 
-    frame = read_alerts(open_warehouse(warehouse)).filter(pl.coalesce("community_code", "street_code", "district_code").str.starts_with(scope))
+    frame = read_alerts(open_warehouse(warehouse)).filter(place_expr(levels=3).str.starts_with(scope))
     if state:
         frame = frame.filter(pl.col("state") == state)
     shown = frame.sort("raised_at", descending=True).select(

@@ -46,13 +46,13 @@ def forms_build(warehouse: str, templates: Path | None, month: str, scope: str, 
     """Write each form of MONTH for SCOPE as a formatted XLSX: OUT/<month>/<scope>/<form>.xlsx."""
     from pipelines.forms import FormError, build_form
     from pipelines.forms.xlsx import write_form
-    from pipelines.reference import divisions
+    from pipelines.reference import division_names
 
     try:
         first = dt.date.fromisoformat(f"{month}-01")
     except ValueError:
         raise click.ClickException(f"--month '{month}' is not YYYY-MM") from None
-    places = dict(zip(divisions()["code"], divisions()["name"]))
+    places = division_names()
     if scope not in places:
         raise click.ClickException(f"--scope '{scope}' is not a division code")
     chosen = _forms(templates)
@@ -70,7 +70,7 @@ def forms_build(warehouse: str, templates: Path | None, month: str, scope: str, 
         if table is None:
             click.echo(f"{name}: no gold/curated/{form.table} yet, skipped", err=True)
             continue
-        others = {j["table"]: wh.scan("gold", "curated", j["table"]) for j in form.joins}
+        others = {name: wh.scan("gold", "curated", name) for name in form.tables() - {form.table}}
         try:
             frame = build_form(form, table, first, scope, {k: v for k, v in others.items() if v is not None})
         except FormError as err:

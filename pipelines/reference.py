@@ -28,12 +28,23 @@ def divisions() -> pl.DataFrame:
     )
 
 
+@functools.cache
+def division_names() -> dict[str, str]:
+    """Code → Chinese name of every division (built once per process)."""
+    d = divisions()
+    return dict(zip(d["code"].to_list(), d["name"].to_list()))
+
+
+LEVEL_OF_LENGTH = {CODE_LENGTHS[n]: name for n, name in LEVEL_NAMES.items()}  # 2 province … 12 community
+LENGTH_OF_LEVEL = {name: CODE_LENGTHS[n] for n, name in LEVEL_NAMES.items()}
+
+
 def district_communities(district_code: str) -> pl.DataFrame:
     """Communities of one district with every level's code and name (five-level rows)."""
     d = divisions()
     if d.filter((pl.col("code") == district_code) & (pl.col("level") == 3)).height == 0:
         raise ValueError(f"{district_code} is not a district code in the Zhejiang division table")
-    names = dict(zip(d["code"].to_list(), d["name"].to_list()))
+    names = division_names()
     communities = d.filter((pl.col("level") == 5) & pl.col("code").str.starts_with(district_code))
     return communities.select(
         pl.col("code").str.slice(0, 2).alias("province_code"),

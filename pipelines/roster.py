@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from warehouse.registry import place_expr
+
 MINOR_ALONE = "_minor_alone"
 # label → condition over gold persons (``_minor_alone`` is computed per household, below)
 CATEGORIES: dict[str, pl.Expr] = {
@@ -44,7 +46,7 @@ class Where:
         if self.address_ids:
             parts.append(pl.col("address_id").is_in(list(self.address_ids)))
         if self.scope:
-            parts.append(pl.coalesce("community_code", "street_code", "district_code").str.starts_with(self.scope))
+            parts.append(place_expr(levels=3).str.starts_with(self.scope))
         if not parts:
             raise ValueError("roster: name buildings, addresses or a division")
         return pl.any_horizontal(parts)

@@ -37,17 +37,17 @@ import yaml
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from pipelines.reference import CODE_LENGTHS, LEVEL_NAMES
+from pipelines.reference import LEVEL_OF_LENGTH
 from warehouse.masking import LEVELS, level_policy, mask_frame, rules_for
 from warehouse.publish import OP, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import GOLD_BY_NAME, TableSpec
+from warehouse.registry import place_expr as shared_place_expr
 from warehouse.storage import Warehouse
 from warehouse.tables import ADDRESS_LAYER, BASE_ADDRESSES
 
 ENV_NODES = "ENTERONCE_NODES"
 ENV_WORKERS = "ENTERONCE_SYNC_WORKERS"
 DEFAULT_NODES = "data/nodes.yaml"
-LEVEL_OF_LENGTH = {CODE_LENGTHS[n]: name for n, name in LEVEL_NAMES.items()}  # 2 province … 12 community
 LEVEL_LABELS = {"province": "省", "city": "市", "district": "区县", "street": "街道", "community": "社区"}
 HUB_COLUMN = "hub_code"
 NODE_TABLE = ("gold", "curated")  # a node's tables sit where the hub's do: gold/curated/<table>
@@ -196,8 +196,7 @@ def default_nodes(hub: str, divisions: pl.DataFrame, root: str) -> dict:
 # ------------------------------------------------------------------------------- rows
 def place_expr(columns: list[str], hub: str) -> pl.Expr:
     """The deepest division a row names (the hub district when it names none)."""
-    present = [pl.col(c) for c in ("community_code", "street_code", "district_code") if c in columns]
-    return pl.coalesce(*present, pl.lit(hub))
+    return shared_place_expr(columns, fallback=hub, levels=3)
 
 
 def node_rows(frame: pl.DataFrame, node: Node, hub: str, policy: dict[str, str]) -> pl.DataFrame:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import polars as pl
+
 from warehouse.catalog import CATALOG
 
 DIVISION_COLUMNS = ["province_code", "city_code", "district_code", "street_code", "community_code"]
@@ -30,6 +32,16 @@ LABELS = {
     "addresses": "地址数", "source_file": "来源文件", "replay_of_batch_id": "更正所对应批次", "source": "来源系统",
     "division_code": "行政区划代码",
 }
+DIVISION_CODES = ("community_code", "street_code", "district_code", "city_code", "province_code")  # deepest first
+
+
+def place_expr(columns: list[str] | None = None, fallback: str | None = None, levels: int = 5) -> pl.Expr:
+    """A row's place: the deepest of the ``levels`` deepest division codes it names (of those among
+    ``columns``; all when None), else ``fallback``. What every scoping by division starts from."""
+    present = [pl.col(c) for c in DIVISION_CODES[:levels] if columns is None or c in columns]
+    return pl.coalesce(*present, pl.lit(fallback, dtype=pl.String)) if present else pl.lit(fallback, dtype=pl.String)
+
+
 SUFFIX_LABELS = {"_source": "来源", "_valid": "校验通过", "_raw": "原始值"}
 
 

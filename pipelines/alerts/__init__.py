@@ -24,6 +24,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from warehouse.registry import place_expr
+
 RULES = Path(__file__).parent / "rules.yaml"
 COMPARE = {">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__", "==": "__eq__", "!=": "__ne__"}
 STATES = ("new", "dispatched", "done")
@@ -133,7 +135,7 @@ def weather(rule: Rule, tables: dict[str, pl.LazyFrame], today: dt.date) -> pl.L
         "warning_id", "division_code", "warning_type", "warning_level").collect()
     groups = rule.params["groups"]
     people = tables["persons"].filter(pl.any_horizontal([pl.col(g).fill_null(False) for g in groups]))
-    place = pl.coalesce(*[pl.col(c) for c in PLACE])
+    place = place_expr(levels=3)
     hits = [people.filter(place.str.starts_with(w["division_code"])).with_columns(
         pl.lit(w["warning_id"]).alias("warning_id"), pl.lit(f"{w['warning_type']}{w['warning_level']}预警").alias("_warning"))
         for w in warnings.iter_rows(named=True)]
@@ -156,15 +158,20 @@ KINDS = {"anniversary": anniversary, "recent": recent, "power_drop": power_drop,
 TABLES = {"anniversary": (), "recent": (), "power_drop": ("power_daily", "elderly"), "weather": ("weather_warnings", "persons"), "policy": ()}
 
 
+def rule_tables(rule: Rule) -> set[str]:
+    """The curated tables ``rule`` reads."""
+    return {*TABLES[rule.kind], *([rule.params["table"]] if "table" in rule.params else [])}
+
+
 def needed_tables(rules: list[Rule]) -> set[str]:
-    return {t for r in rules for t in (*TABLES[r.kind], *([r.params["table"]] if "table" in r.params else []))}
+    return {t for rule in rules for t in rule_tables(rule)}
 
 
 def evaluate(rules: list[Rule], tables: dict[str, pl.LazyFrame], today: dt.date) -> pl.DataFrame:
     """Every alert the rules raise on ``today`` (one row per alert id)."""
     frames = []
     for rule in rules:
-        if not set(TABLES[rule.kind]) | ({rule.params["table"]} if "table" in rule.params else set()) <= set(tables):
+        if not rule_tables(rule) <= set(tables):
             continue  # a table not published yet: nothing to evaluate
         found = KINDS[rule.kind](rule, tables, today).collect()
         once = [c for c in found.columns if c.startswith("_once_")]

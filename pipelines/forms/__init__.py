@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from pipelines.reference import divisions
-from warehouse.registry import GOLD_BY_NAME
+from pipelines.reference import division_names
+from warehouse.registry import GOLD_BY_NAME, place_expr
 
 TEMPLATES = Path(__file__).parent / "templates"
 AGGREGATES = {"count": lambda c: pl.len(), "n_unique": lambda c: pl.col(c).n_unique(), "sum": lambda c: pl.col(c).sum(),
@@ -66,6 +66,10 @@ class Form:
 
     def error(self, key: str, message: str) -> FormError:
         return FormError(f"{self.path} line {self.lines.get(key, 1)}: {message}")
+
+    def tables(self) -> set[str]:
+        """The curated tables the form reads: its own and those its joins count from."""
+        return {self.table, *(join["table"] for join in self.joins)}
 
     def sources(self) -> list[tuple[str, str]]:
         """(key for the line, column) of every column the template reads."""
@@ -167,7 +171,7 @@ def _month_rows(frame: pl.LazyFrame, form: Form, month: dt.date) -> pl.LazyFrame
 
 
 def _filtered(frame: pl.LazyFrame, form: Form, scope: str) -> pl.LazyFrame:
-    place = pl.coalesce(*[pl.col(c) for c in ("community_code", "street_code", "district_code") if c in frame.collect_schema()])
+    place = place_expr(frame.collect_schema().names(), levels=3)
     frame = frame.filter(place.str.starts_with(scope))
     for column, value in form.filters.items():
         if isinstance(value, list):
@@ -215,7 +219,7 @@ def build_form(form: Form, table: pl.LazyFrame, month: dt.date, scope: str, othe
         frame = frame.select([pl.col(c.source).alias(c.header) for c in form.columns if c.source])
     # a column without a source is left blank for the community worker to fill in (走访日期 …)
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c.header) for c in form.columns if c.source is None and c.agg is None)
-    names = dict(zip(divisions()["code"], divisions()["name"]))
+    names = division_names()
     for column in form.columns:
         if column.names:
             frame = frame.with_columns(pl.col(column.header).replace_strict(names, default=pl.col(column.header)))
