@@ -19,13 +19,14 @@ from pipelines.demo.generate import generate  # noqa: E402
 from warehouse.storage import Warehouse  # noqa: E402
 
 SMALL_PERSONS = 1500
+POWER_DAYS = 5  # enough for a baseline before the power-drop alert's last 2 days
 
 
 @pytest.fixture(scope="session")
 def district(tmp_path_factory) -> Path:
-    """A generated district (1,500 residents, 3 days of power data) — read-only for tests."""
+    """A generated district (1,500 residents, 5 days of power data: a baseline for the power-drop alert) — read-only for tests."""
     out = tmp_path_factory.mktemp("district")
-    generate(out, persons=SMALL_PERSONS, seed=7, power_days=3, progress=False)
+    generate(out, persons=SMALL_PERSONS, seed=7, power_days=POWER_DAYS, progress=False)
     return out
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from assets.definitions import defs
 from assets.resources import LandingResource
+from tests.conftest import POWER_DAYS
 from tests.helpers import materialize_all
 from pipelines.ingest import QUARANTINE_TABLE
 from pipelines.sources import all_specs
@@ -67,7 +68,7 @@ def test_counts_match_ground_truth(run, district):
             assert bronze.height == silver.height == quarantine.height == 0
             continue
         if spec.system == "dianli":
-            expected_rows, expected_q = accounts.height * 3, missing_kwh.select("file", "source_row")
+            expected_rows, expected_q = accounts.height * POWER_DAYS, missing_kwh.select("file", "source_row")
         else:
             rows = truth.filter(pl.col("system") == spec.system)
             expected_rows = rows.height

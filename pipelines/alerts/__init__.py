@@ -7,7 +7,8 @@ Each rule has a *kind* — how it is evaluated — and the kind's parameters:
 - ``recent``: a date column within the last ``days`` (a business newly registered);
 - ``power_drop``: a resident living alone whose address used, on each of the last ``recent_days``
   days, under ``ratio`` of their own mean over the ``baseline_days`` before;
-- ``weather``: the residents of the listed groups inside the area of a warning in force;
+- ``weather``: the residents of the listed groups inside the area of a warning in force (a
+  division code: the warning covers every division under it);
 - ``policy``: every requirement met → 主动办, none failed but some unknown → 提前告知.
 
 ``where`` filters a rule's rows (equality, a list, or comparisons). Every alert names the rule,
@@ -132,17 +133,17 @@ def power_drop(rule: Rule, tables: dict[str, pl.LazyFrame], today: dt.date) -> p
 def weather(rule: Rule, tables: dict[str, pl.LazyFrame], today: dt.date) -> pl.LazyFrame:
     now = dt.datetime.combine(today, dt.time(12))
     warnings = tables["weather_warnings"].filter((pl.col("starts_at") <= now) & (pl.col("ends_at") >= now)).select(
-        "warning_id", "division_code", "warning_type", "warning_level").collect()
-    groups = rule.params["groups"]
-    people = tables["persons"].filter(pl.any_horizontal([pl.col(g).fill_null(False) for g in groups]))
+        "warning_id", "division_code", pl.format("{}{}预警", "warning_type", "warning_level").alias("_warning"),
+        pl.col("division_code").str.len_chars().alias("_length")).collect()
+    people = tables["persons"].filter(pl.any_horizontal([pl.col(g).fill_null(False) for g in rule.params["groups"]]))
     place = place_expr(levels=3)
-    hits = [people.filter(place.str.starts_with(w["division_code"])).with_columns(
-        pl.lit(w["warning_id"]).alias("warning_id"), pl.lit(f"{w['warning_type']}{w['warning_level']}预警").alias("_warning"))
-        for w in warnings.iter_rows(named=True)]
+    # a warning covers every division under its code: join on the place cut to each code length in use (a handful)
+    hits = [people.with_columns(place.str.slice(0, length).alias("_area")).join(
+        warnings.lazy().filter(pl.col("_length") == length).drop("_length"), left_on="_area", right_on="division_code")
+        for length in warnings["_length"].unique().sort()]
     if not hits:
-        return _subject(people.head(0).with_columns(pl.lit("").alias("warning_id"), pl.lit("").alias("_warning")), rule, "person", "name",
-                        pl.col("_warning"), pl.lit(today))
-    return _subject(pl.concat(hits), rule, "person", "name", pl.col("_warning"), pl.lit(today))
+        hits = [people.head(0).with_columns(pl.lit("").alias("warning_id"), pl.lit("").alias("_warning"))]
+    return _subject(pl.concat(hits, how="diagonal_relaxed"), rule, "person", "name", pl.col("_warning"), pl.lit(today))
 
 
 def policy(rule: Rule, tables: dict[str, pl.LazyFrame], today: dt.date) -> pl.LazyFrame:

@@ -8,7 +8,8 @@ Layout of the output folder::
         persons.parquet, businesses.parquet, addresses.parquet,
         records.parquet       one row per delivered record: file, source_row → ids, expect
         dianli_accounts.parquet, dianli_missing.parquet
-        alerts_planted.parquet  cases the proactive alert rules must find (rule_id, ID number or credit code)
+        alerts_planted.parquet  cases the proactive alert rules must find (rule_id; key: ID number,
+                                credit code or warning id; the action expected where the rule decides one)
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ def generate(
 
     steps.set_postfix_str("population")
     pop, planted = plant_alert_cases(build_population(seed, district, persons), seed)
-    planted.write_parquet(out / "truth" / "alerts_planted.parquet")
     steps.update()
     ctx = ExportContext(pop=pop, landing=out / "landing", seed=seed, noise=noise, power_days=power_days, truth=out / "truth")
 
@@ -75,6 +75,7 @@ def generate(
     steps.set_postfix_str("truth")
     records = pl.concat(truths)
     records.write_parquet(out / "truth" / "records.parquet")
+    pl.concat([planted, *ctx.planted]).write_parquet(out / "truth" / "alerts_planted.parquet")
     pop.persons.write_parquet(out / "truth" / "persons.parquet")
     pop.businesses.write_parquet(out / "truth" / "businesses.parquet")
     pop.addresses.write_parquet(out / "truth" / "addresses.parquet")

@@ -19,7 +19,7 @@ import polars as pl
 import xlsxwriter
 
 from pipelines.demo.noise import render_addresses
-from pipelines.demo.population import Population
+from pipelines.demo.population import Population, planted_cases
 
 TRUTH_SCHEMA = {
     "system": pl.String,
@@ -44,9 +44,14 @@ class ExportContext:
     power_days: int = 30
     truth: Path | None = None  # where an export may write ground truth of its own (beyond record rows)
     counts: dict[str, int] = field(default_factory=dict)  # records written, for exports without record rows
+    planted: list[pl.DataFrame] = field(default_factory=list)  # alert cases an export planted (see plant)
 
     def rng(self, system: str) -> np.random.Generator:
         return np.random.default_rng([self.seed, sum(system.encode())])
+
+    def plant(self, rule_id: str, keys: list[str] | pl.Series, action: str | None = None) -> None:
+        """Record cases the proactive alert rule ``rule_id`` must find (written to truth/alerts_planted.parquet)."""
+        self.planted.append(planted_cases(rule_id, keys, action))
 
     def folder(self, system: str) -> Path:
         path = self.landing / system

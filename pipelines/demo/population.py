@@ -304,6 +304,12 @@ def _with_birth(ids: np.ndarray, birth: np.ndarray) -> np.ndarray:
     return np.char.add(first17, id_check_chars(digits.astype(np.int64)).astype("<U1"))
 
 
+def planted_cases(rule_id: str, keys: list[str] | pl.Series, action: str | None = None) -> pl.DataFrame:
+    """Rows of truth/alerts_planted.parquet: the rule, the case's key (ID number, credit code or warning id) and the action expected."""
+    return pl.DataFrame({"key": pl.Series(keys, dtype=pl.String)}).select(
+        pl.lit(rule_id).alias("rule_id"), "key", pl.lit(action, pl.String).alias("action"))
+
+
 def plant_alert_cases(pop: Population, seed: int) -> tuple[Population, pl.DataFrame]:
     """Cases each proactive alert rule must find, planted with a generator of their own (every other
     value stays as the seed made it): residents turning 80 within 30 days of the reference date and
@@ -344,9 +350,9 @@ def plant_alert_cases(pop: Population, seed: int) -> tuple[Population, pl.DataFr
     businesses = businesses.with_columns(pl.Series("established_date", established).cast(pl.Date), pl.Series("registered_capital", capital),
                                          pl.Series("business_status", status), pl.Series("licence_expiry", expiry).cast(pl.Date))
     planted = pl.concat([
-        pl.DataFrame({"rule_id": "turning_80", "key": persons["id_number"].gather(chosen)}),
-        pl.DataFrame({"rule_id": "big_new_business", "key": businesses["credit_code"].gather(big)}),
-        pl.DataFrame({"rule_id": "licence_expiring", "key": businesses["credit_code"].gather(expiring)}),
+        planted_cases("turning_80", persons["id_number"].gather(chosen)),
+        planted_cases("big_new_business", businesses["credit_code"].gather(big)),
+        planted_cases("licence_expiring", businesses["credit_code"].gather(expiring)),
     ])
     return Population(pop.communities, pop.addresses, pop.buildings, persons, businesses), planted
 

@@ -27,7 +27,12 @@ def export(ctx: ExportContext) -> None:
     n = accounts.height
     base_kwh = rng.gamma(4.0, 1.2, n) * (0.6 + 0.4 * accounts["household_size"].to_numpy())
     # Some older people living alone stop using power in the last days (the care alert's signal).
-    silent = (accounts["household_size"].to_numpy() == 1) & (accounts["age"].to_numpy() >= 70) & (rng.random(n) < 0.05)
+    eligible = (accounts["household_size"].to_numpy() == 1) & (accounts["age"].to_numpy() >= 70)
+    silent = eligible & (rng.random(n) < 0.05)
+    # planted for the power-drop alert with a generator of its own, so that even a small district has some
+    extra = ctx.rng("alerts:dianli").choice(np.flatnonzero(eligible), size=min(int(eligible.sum()), 2), replace=False)
+    silent[extra] = True
+    ctx.plant("power_drop_living_alone", ctx.pop.persons.filter(pl.col("person_id").is_in(accounts.filter(pl.Series(silent))["person_id"].implode()))["id_number"])
     end = REFERENCE_DATE - timedelta(days=1)
     folder = ctx.folder("dianli")
     garbage_rows = []

@@ -16,7 +16,15 @@ def export(ctx: ExportContext) -> pl.DataFrame:
     alone = (p["household_size"] == 1).to_numpy()
     status = np.where(alone, np.where(rng.random(n) < 0.15, "孤寡", "独居"), np.where(rng.random(n) < 0.5, "与子女同住", "与配偶同住"))
     age = p["age"].to_numpy()
-    allowance = np.select([age >= 100, age >= 90, age >= 80], ["500", "300", "100"], "0")
+    allowance = np.select([age >= 100, age >= 90, age >= 80], ["500", "300", "100"], "0").astype(object)
+    # planted for the allowance policy with a generator of its own: aged 80+ and not yet granted (0 → 主动办)
+    # or not known (blank → 提前告知)
+    eighty = np.flatnonzero(age >= 80)
+    chosen = ctx.rng("alerts:laoling").choice(eighty, size=min(len(eighty), max(4, len(eighty) // 40)), replace=False)
+    granted_none, unknown = chosen[: (len(chosen) + 1) // 2], chosen[(len(chosen) + 1) // 2:]
+    allowance[granted_none], allowance[unknown] = "0", ""
+    ctx.plant("elderly_allowance_policy", p["id_number"].gather(granted_none), "主动办")
+    ctx.plant("elderly_allowance_policy", p["id_number"].gather(unknown), "提前告知")
     age_text = np.where(rng.random(n) < 0.1, np.char.add(age.astype(str), "岁"), age.astype(str))
     df = p.select(
         "person_id",
@@ -26,7 +34,7 @@ def export(ctx: ExportContext) -> pl.DataFrame:
         pl.col("sex").alias("性别"),
         pl.Series("年龄", age_text),
         pl.Series("居住状况", status),
-        pl.Series("高龄津贴(元)", allowance),
+        pl.Series("高龄津贴(元)", allowance.astype(str)),
         pl.Series("居住地址", ctx.addresses(p["address_id"], rng)),
         pl.col("phone").alias("联系电话"),
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from xml.sax.saxutils import escape
 
 import polars as pl
 
 from pipelines.demo.kit import ExportContext, truth_rows
+from pipelines.demo.population import REFERENCE_DATE
 
 
 def export(ctx: ExportContext) -> pl.DataFrame:
@@ -35,10 +36,19 @@ def export(ctx: ExportContext) -> pl.DataFrame:
         )
     records[int(rng.integers(0, n))]["areaCode"] = "上城"  # a free-text area: quarantined
     bad_idx = next(i for i, r in enumerate(records) if r["areaCode"] == "上城")
+    # planted for the weather alert with a generator of its own: a warning over one street in force on the reference date
+    start = datetime.combine(REFERENCE_DATE, time(6))
+    records.append({**records[0], "identifier": f"{records[0]['identifier'][:-5]}{n:05d}", "eventType": "暴雨", "severity": "橙色",
+                    "areaCode": streets[int(ctx.rng("alerts:qixiang").integers(0, len(streets)))],
+                    "sendTime": start.strftime("%Y-%m-%d %H:%M:%S"), "effective": start.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "expires": (start + timedelta(hours=30)).strftime("%Y-%m-%d %H:%M:%S")})
+    noon = datetime.combine(REFERENCE_DATE, time(12))
+    ctx.plant("weather_vulnerable", [r["identifier"] for r in records if r["areaCode"].isdigit()
+                                     and datetime.fromisoformat(r["effective"]) <= noon <= datetime.fromisoformat(r["expires"])])
     body = "\n".join(
         "  <alert>\n" + "\n".join(f"    <{k}>{escape(v)}</{k}>" for k, v in r.items()) + "\n  </alert>" for r in records
     )
     path = ctx.folder("qixiang") / "qixiang_yjxh_202610.xml"
     path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<alerts sender="杭州市气象台">\n{body}\n</alerts>\n', encoding="utf-8")
-    df = pl.DataFrame({"_kind": ["garbage" if i == bad_idx else "original" for i in range(n)]})
+    df = pl.DataFrame({"_kind": ["garbage" if i == bad_idx else "original" for i in range(len(records))]})
     return truth_rows("qixiang", path, df, 1)
