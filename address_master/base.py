@@ -1,8 +1,12 @@
 """The unified address base: validate an import, attach all five levels, derive buildings.
 
 Import format (CSV, UTF-8): ``address_id,division_code,road,road_no,compound,building,unit,room``
-plus optional ``full_text``; ``division_code`` is the 12-digit community code. Bad rows are
-returned with the row number, column and reason instead of being loaded.
+plus optional ``full_text``; ``division_code`` is the 12-digit community code. Numbers are taken
+the way real 标准地址 exports write them — with or without their words (301号, 1幢/1栋/1号楼,
+1单元, 101室), in Chinese numerals, with letters (A幢, 商铺3) — and blank where a level does not
+exist (a villa has no unit). Matching keys are canonical (:mod:`address_master.numbers`); the
+standard text keeps the values as written. Only truly unusable rows are returned, each with its
+line, column and reason, instead of being loaded.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from address_master.match import prepare_base
+from address_master.numbers import canonical_numbers
 from pipelines.reference import division_names, divisions
 
 BASE_COLUMNS = ["address_id", "division_code", "road", "road_no", "compound", "building", "unit", "room"]
@@ -47,14 +52,16 @@ def validate_base(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     communities = divisions().filter(pl.col("level") == 5).select(pl.col("code").alias("division_code"), pl.lit(True).alias("_known"))
     checked = df.join(communities, on="division_code", how="left", maintain_order="left")
     blank = lambda c: pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")  # noqa: E731
-    not_number = lambda c: ~blank(c) & pl.col(c).str.strip_chars().cast(pl.Int64, strict=False).is_null()  # noqa: E731
+    # a number is usable when its canonical form has a digit, or is a letter or 甲乙丙丁 (A幢, 乙)
+    usable = lambda c: canonical_numbers(pl.col(c)).str.contains(r"\d|^[A-Z甲乙丙丁戊己庚辛]{1,2}$")  # noqa: E731
+    not_number = lambda c: ~blank(c) & ~usable(c).fill_null(False)  # noqa: E731
     rules = [
         ("address_id", blank("address_id"), "address_id is empty"),
         ("address_id", ~blank("address_id") & pl.col("address_id").is_duplicated(), "address_id is not unique"),
         ("division_code", ~pl.col("division_code").fill_null("").str.contains(r"^\d{12}$"), "division_code is not a 12-digit community code"),
         ("division_code", pl.col("division_code").fill_null("").str.contains(r"^\d{12}$") & pl.col("_known").is_null(), "division_code is not in the Zhejiang division table"),
-        ("road", blank("road"), "road is empty"),
-        ("road_no", blank("road_no") | not_number("road_no"), "road_no is not a number"),
+        ("road", blank("road") & blank("compound"), "neither road nor compound is given"),
+        ("road_no", not_number("road_no"), "road_no is not a number"),
         ("building", not_number("building"), "building is not a number"),
         ("unit", not_number("unit"), "unit is not a number"),
         ("room", not_number("room"), "room is not a number"),
@@ -69,7 +76,8 @@ def validate_base(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 def with_levels(valid: pl.DataFrame) -> pl.DataFrame:
     """Prepared matching keys plus every level's code and name and the standard full text."""
     names = division_names()
-    prepared = prepare_base(valid)
+    written = [pl.col(c).cast(pl.String).alias(f"_written_{c}") for c in ("road_no", "building", "unit", "room")]
+    prepared = prepare_base(valid).with_columns(valid.select(written))
     levels = [
         expr
         for level, length in LEVELS.items()
@@ -82,17 +90,21 @@ def with_levels(valid: pl.DataFrame) -> pl.DataFrame:
     standard = pl.concat_str(
         [
             *[pl.col(f"{lv}_name") for lv in LEVELS],
-            pl.col("road"), pl.col("road_no"), pl.lit("号"), pl.col("compound").fill_null(""),
-            pl.when(pl.col("building").is_not_null()).then(pl.format("{}幢", pl.col("building"))).otherwise(pl.lit("")),
-            pl.when(pl.col("unit").is_not_null()).then(pl.format("{}单元", pl.col("unit"))).otherwise(pl.lit("")),
-            pl.when(pl.col("room").is_not_null()).then(pl.format("{}室", pl.col("room"))).otherwise(pl.lit("")),
+            pl.col("road").fill_null(""), _written("road_no", "号"), pl.col("compound").fill_null(""),
+            _written("building", "幢"), _written("unit", "单元"), _written("room", "室"),
         ]
     )
     full_text = valid["full_text"] if "full_text" in valid.columns else None
-    out = out.with_columns(standard.alias("full_text"))
+    out = out.with_columns(standard.alias("full_text")).drop(f"_written_{c}" for c in ("road_no", "building", "unit", "room"))
     if full_text is not None:
         out = out.with_columns(pl.coalesce(pl.Series("_given", full_text).replace("", None), pl.col("full_text")).alias("full_text"))
     return out
+
+
+def _written(column: str, word: str) -> pl.Expr:
+    """A number as the base wrote it, its word added when it came without one (12 → 12幢, 1号楼 stays)."""
+    value = pl.col(f"_written_{column}").str.strip_chars()
+    return pl.when(value.is_null()).then(pl.lit("")).when(value.str.contains(r"[\d A-Za-z]$")).then(value + word).otherwise(value)
 
 
 def buildings_of(addresses: pl.DataFrame) -> pl.DataFrame:

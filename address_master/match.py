@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
+from address_master.numbers import canonical_numbers
 from address_master.parse import normalize_address, parse_frame
 
 KEY = ["road", "road_no", "building", "unit", "room"]
@@ -61,7 +62,7 @@ EXACT_TIE_BASE = 0.80
 def prepare_base(base: pl.DataFrame) -> pl.DataFrame:
     """Base rows (import format) → comparable keys, district code and a natural building_id."""
     text = lambda c: normalize_address(pl.col(c).cast(pl.String))  # noqa: E731
-    number = lambda c: pl.col(c).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False).cast(pl.String)  # noqa: E731
+    number = lambda c: canonical_numbers(pl.col(c).cast(pl.String))  # noqa: E731  (301号, 三〇一, 0301 → 301)
     prepared = base.select(
         pl.col("address_id").cast(pl.String),
         pl.col("division_code").cast(pl.String),

@@ -12,6 +12,13 @@ Vectorised: :func:`parse_frame` runs every step as polars expressions over a who
 3. road + number, then building / unit / floor / room in every common form (3幢2单元301室,
    3栋2单元301, 3号楼, 3座, 3-2-301, 3幢2-301, 3幢301), the compound being what lies between;
 4. infer missing higher levels from lower ones when that is unique.
+
+That path is fast and exact on clean standard addresses of the hub's province. Every other
+address (another province, short names, junk around it, compounds and floors written any way)
+goes the learned path, once per distinct text: the character CRF of :mod:`address_master.tagger`
+tags its parts, the division names it found are resolved together against the whole country's
+gazetteer (:mod:`address_master.gazetteer`; a span that is no real division is not reported as one)
+and numbers are made canonical (:mod:`address_master.numbers`).
 """
 
 from __future__ import annotations
@@ -20,7 +27,10 @@ import functools
 
 import polars as pl
 
-from pipelines.reference import LEGACY_DISTRICTS, divisions
+from address_master.gazetteer import gazetteer
+from address_master.numbers import canonical_number, numerals_to_digits
+from address_master.tagger import FIELD_OF_LABEL, tag
+from pipelines.reference import divisions, legacy_divisions
 from pipelines.text import traditional_to_simplified_table
 
 FIELDS = [
@@ -33,36 +43,6 @@ _DISTRICT_SUFFIX = r"(?:区|县|市)"
 _BUILDING_MARK = r"(?:幢|栋|号楼|座|#)"  # written after a building number
 _BUILDING_WORD = r"(?:幢|栋|号楼|座|#|号)"  # … or 号 where a unit follows
 _NOISE = r"^(?:中国|中华人民共和国)|(?:地址|住址|现住址|居住地|地点)[:：]?|附近|旁边|对面|门口"
-_CN_DIGITS = "零一二三四五六七八九"
-_NUMERAL_CONTEXTS = ["幢", "栋", "号楼", "座", "单元", "层", "楼", "室", "号"]
-
-
-def _cn(i: int) -> str:
-    if i < 10:
-        return _CN_DIGITS[i]
-    tens, ones = divmod(i, 10)
-    if i < 100:
-        return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
-    hundreds, rest = divmod(i, 100)
-    tail = "" if rest == 0 else ("零" + _CN_DIGITS[rest] if rest < 10 else ("一" + _cn(rest) if rest < 20 else _cn(rest)))
-    return _CN_DIGITS[hundreds] + "百" + tail
-
-
-@functools.cache
-def _numeral_table() -> dict[str, str]:
-    """Chinese numerals directly before a building/unit/floor/room word → Arabic digits.
-
-    Counting form (十一幢, 二百零五号) and digit-by-digit room numbers (五零一室, 一二零二室).
-    """
-    table: dict[str, str] = {}
-    for i in range(1, 1000):
-        for word in _NUMERAL_CONTEXTS:
-            table[_cn(i) + word] = f"{i}{word}"
-    for width in (3, 4):
-        for i in range(10 ** (width - 1), 10**width):
-            digits = str(i)
-            table["".join(_CN_DIGITS[int(d)] for d in digits) + "室"] = digits + "室"
-    return table
 
 
 @functools.cache
@@ -82,7 +62,7 @@ def normalize_address(expr: pl.Expr) -> pl.Expr:
     out = expr.cast(pl.String).str.replace_many(list(table), list(table.values()))
     out = out.str.replace_all(r"[\s\u00a0,，。.、;；:：()（）\[\]【】<>《》\"'“”‘’!！?？*]+", "")
     out = out.str.replace_all(_NOISE, "")
-    out = out.str.replace_many(_numeral_table(), leftmost=True)
+    out = numerals_to_digits(out)
     return pl.when(out == "").then(None).otherwise(out)
 
 
@@ -102,12 +82,8 @@ def lookups() -> dict[str, pl.DataFrame]:
         pl.col("code").alias("district_code"), pl.col("name").alias("district_name"),
         _core(pl.col("name"), _DISTRICT_SUFFIX).alias("core"),
     )
-    legacy = pl.DataFrame(
-        {
-            "district_code": [new for _, new in LEGACY_DISTRICTS.values()],
-            "core": [name.removesuffix("区") for name in LEGACY_DISTRICTS],
-        }
-    ).join(districts.select("district_code", "district_name"), on="district_code")
+    legacy = legacy_divisions().select(pl.col("new_code").alias("district_code"), _core(pl.col("old_name"), _DISTRICT_SUFFIX).alias("core")).join(
+        districts.select("district_code", "district_name"), on="district_code")
     districts = pl.concat([districts, legacy.select(districts.columns)])
     streets = d.filter(pl.col("level") == 4).select(
         pl.col("code").alias("street_code"), pl.col("name").alias("street_name"),
@@ -176,8 +152,68 @@ def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> p
     )
 
 
-def parse_frame(df: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Parse ``df[column]``; returns one row per input row (same order) with :data:`FIELDS`."""
+def parse_frame(df: pl.DataFrame, column: str, home: str = "") -> pl.DataFrame:
+    """Parse ``df[column]``; returns one row per input row (same order) with :data:`FIELDS`.
+
+    Clean standard addresses take the deterministic path; the others the learned one (see the
+    module docstring). ``home`` is the hub's division code: where a name fits several divisions
+    equally, the one nearest the hub wins."""
+    fast = parse_standard(df, column)
+    # clean: a division of the hub's province resolved from the left, then a road and its number right after it
+    clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null()
+    texts = df.select(pl.col(column).cast(pl.String).alias("_text"))
+    todo = pl.concat([fast, texts], how="horizontal").filter(~clean & pl.col("_text").is_not_null())["_text"].unique()
+    if todo.len() == 0:
+        return fast
+    learned = parse_learned(todo.to_list(), home).with_columns(todo.alias("_text"))
+    both = pl.concat([fast, texts], how="horizontal").with_columns(clean.alias("_clean")).join(
+        learned.rename({f: f"_l_{f}" for f in FIELDS}), on="_text", how="left", maintain_order="left")
+    return both.select([pl.when(pl.col("_clean") | pl.col("_text").is_null()).then(pl.col(f)).otherwise(pl.col(f"_l_{f}")).alias(f) for f in FIELDS])
+
+
+DIVISION_FIELDS = ("province", "city", "district", "street", "community")
+NUMBER_FIELDS = ("road_no", "building", "unit", "floor", "room")
+
+
+def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
+    """The learned path for distinct ``texts``: tag, resolve the division names together, canonical numbers."""
+    gaz = gazetteer()
+    rows = []
+    for text in texts:
+        first: dict[str, str] = {}
+        mentions = []
+        others = []
+        spans = tag(text)
+        for span in spans:
+            field = FIELD_OF_LABEL.get(span.label)
+            if field in DIVISION_FIELDS:
+                mentions.append((field, span.text))
+            elif field is not None:
+                first.setdefault(field, span.text)
+            if field not in DIVISION_FIELDS:
+                others.append(span.text)
+        code, _ = gaz.resolve(tuple(mentions), home)
+        # a street or community name the tagger took for part of a compound (钟管镇工业园区, 佛堂恒安里小区)
+        # or for noise: looked for under what the address resolved to, so it cannot come from elsewhere
+        for _ in range(2):
+            if code is None or len(code) >= 12:
+                break
+            inner = next((hit for t in others if (hit := gaz.named_within(code, t))), None)
+            if inner is None:
+                break
+            deeper, _ = gaz.resolve((*mentions, inner), home)
+            if deeper is None or len(deeper) <= len(code):
+                break
+            mentions.append(inner)
+            code = deeper
+        row = {**gaz.chain(code), "division_code": code}
+        row.update({f: (canonical_number(first.get(f)) if f in NUMBER_FIELDS else first.get(f)) for f in ("road", "compound", *NUMBER_FIELDS)})
+        rows.append(row)
+    return pl.DataFrame(rows, schema={f: pl.String for f in FIELDS}).select(FIELDS)
+
+
+def parse_standard(df: pl.DataFrame, column: str) -> pl.DataFrame:
+    """The deterministic path alone (see the module docstring)."""
     work = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), normalize_address(pl.col(column)).alias("rest"))
     city_names = lookups()["city"]
     work = _take(work, "province", r"^(浙江省|浙江)")

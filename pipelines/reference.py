@@ -1,4 +1,5 @@
-"""The Zhejiang division table shipped with the project (see pipelines/reference/README.md)."""
+"""Division tables shipped with the project (sources in pipelines/reference/README.md): Zhejiang's
+five levels, the whole country to street level, and the names replaced since 2000."""
 
 from __future__ import annotations
 
@@ -8,17 +9,10 @@ from pathlib import Path
 import polars as pl
 
 DIVISIONS_CSV = Path(__file__).parent / "reference" / "zhejiang_divisions.csv"
+COUNTRY_CSV = Path(__file__).parent / "reference" / "china_divisions.csv"
+LEGACY_CSV = Path(__file__).parent / "reference" / "legacy_divisions.csv"
 LEVEL_NAMES = {1: "province", 2: "city", 3: "district", 4: "street", 5: "community"}
 CODE_LENGTHS = {1: 2, 2: 4, 3: 6, 4: 9, 5: 12}
-
-# Districts merged or renamed in Hangzhou's 2021 reorganisation: old name → (old code, new code).
-LEGACY_DISTRICTS = {
-    "江干区": ("330104", "330102"),  # merged into 上城区
-    "下城区": ("330103", "330105"),  # merged into 拱墅区
-}
-# Streets of today's 上城区 that belonged to 江干区 before 2021 (their old addresses say 江干区).
-FORMER_JIANGGAN_STREETS = {"凯旋街道", "采荷街道", "闸弄口街道", "四季青街道", "彭埠街道", "笕桥街道", "丁兰街道", "九堡街道"}
-
 
 @functools.cache
 def divisions() -> pl.DataFrame:
@@ -33,6 +27,21 @@ def division_names() -> dict[str, str]:
     """Code → Chinese name of every division (built once per process)."""
     d = divisions()
     return dict(zip(d["code"].to_list(), d["name"].to_list()))
+
+
+@functools.cache
+def country_divisions() -> pl.DataFrame:
+    """The whole country to street level (levels 1–4: 44,703 rows), with Zhejiang's communities
+    (level 5) from the five-level table: code, name, level, parent_code."""
+    codes = {"code": pl.String, "parent_code": pl.String, "level": pl.Int8}
+    country = pl.read_csv(COUNTRY_CSV, schema_overrides=codes)
+    return pl.concat([country, divisions().filter(pl.col("level") == 5)])
+
+
+@functools.cache
+def legacy_divisions() -> pl.DataFrame:
+    """Divisions abolished or renamed since 2000: old_name, old_code, new_code (today's), year, source."""
+    return pl.read_csv(LEGACY_CSV, schema_overrides={"old_code": pl.String, "new_code": pl.String, "year": pl.Int16})
 
 
 LEVEL_OF_LENGTH = {CODE_LENGTHS[n]: name for n, name in LEVEL_NAMES.items()}  # 2 province … 12 community

@@ -68,7 +68,7 @@ def test_base_import_reports_bad_rows(tmp_path):
         "A1,330102003057,东坡路,12,湖滨花园,3,2,302\n"
         "A3,3301020030,东坡路,12,湖滨花园,3,2,303\n"
         "A4,330102999999,东坡路,12,湖滨花园,3,2,304\n"
-        "A5,330102003057,,十二,湖滨花园,三,2,305\n"
+        "A5,330102003057,,不详,,#REF!,2,305\n"
         "A6,330102003057,东坡路,12,,,,\n",
         encoding="utf-8",
     )
@@ -79,10 +79,46 @@ def test_base_import_reports_bad_rows(tmp_path):
     assert "not unique" in reasons[2] and "not unique" in reasons[3]
     assert "12-digit" in reasons[4]
     assert "not in the Zhejiang division table" in reasons[5]
-    assert "road is empty" in reasons[6] and "road_no is not a number" in reasons[6] and "building is not a number" in reasons[6]
+    assert "neither road nor compound" in reasons[6] and "road_no is not a number" in reasons[6] and "building is not a number" in reasons[6]
     (tmp_path / "bad.csv").write_text("id,code\n1,2\n", encoding="utf-8")
     with pytest.raises(AddressBaseError, match="missing column"):
         read_base_csv(tmp_path / "bad.csv")
+
+
+def _as_written(values: pl.Series, word: str, rng: np.random.Generator, words: tuple[str, ...] = ()) -> pl.Series:
+    """Numbers the way real 标准地址 exports write them: with their word (one of ``words``), some in Chinese numerals."""
+    from tests.test_gazetteer import to_chinese
+
+    out = []
+    for v in values.to_list():
+        if v is None:
+            out.append(None)
+            continue
+        chosen = words[rng.integers(len(words))] if words else word
+        number = to_chinese(v) if rng.random() < 0.2 else v
+        out.append(f"{number}{chosen}" if rng.random() < 0.9 else v)
+    return pl.Series(values.name, out, dtype=pl.String)
+
+
+def test_a_base_written_like_real_exports_imports_whole_and_matches_as_well(district, base, tmp_path):
+    """301号, 1幢/1栋/1号楼, 1单元, 101室, Chinese numerals, blanks: 0 rejected rows, the same keys and the same links."""
+    rng = np.random.default_rng(11)
+    plain = pl.read_csv(district / "landing" / "address_base" / "address_base.csv", infer_schema=False)
+    written = plain.with_columns(
+        _as_written(plain["road_no"], "号", rng), _as_written(plain["building"], "", rng, ("幢", "栋", "号楼")),
+        _as_written(plain["unit"], "单元", rng), _as_written(plain["room"], "室", rng),
+    )
+    assert written["building"].str.contains("栋").any() and written["room"].str.contains("室").any()
+    path = tmp_path / "base_as_written.csv"
+    written.write_csv(path)
+    addresses, buildings, rejected = load_base(path)
+    assert rejected.height == 0, rejected.head()
+    keys = ["address_id", "road_no", "building", "unit", "room", "building_id"]
+    assert addresses.select(keys).equals(base.select(keys))  # the same matching keys as the numeric base
+    truth = pl.read_parquet(district / "truth" / "addresses.parquet")
+    sample = truth[rng.integers(0, truth.height, 2000)]
+    texts = render_addresses(sample, rng, noise=1.0)
+    assert match_addresses(texts, addresses)["address_id"].equals(match_addresses(texts, base)["address_id"])
 
 
 def _run(args: list[str], stdin: bytes) -> subprocess.CompletedProcess:

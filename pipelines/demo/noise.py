@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.reference import FORMER_JIANGGAN_STREETS
+# Streets of today's 上城区 that belonged to 江干区 before 2021 (old addresses of theirs say 江干区).
+FORMER_JIANGGAN_STREETS = {"凯旋街道", "采荷街道", "闸弄口街道", "四季青街道", "彭埠街道", "笕桥街道", "丁兰街道", "九堡街道"}
+
 
 CN_DIGITS = "零一二三四五六七八九"
 # Simplified → traditional pairs that occur in addresses and names and fold back unambiguously.

@@ -1,0 +1,187 @@
+"""The whole country's divisions as a gazetteer: every name a division goes by, and the resolution
+of the division names an address mentions to one code.
+
+Names: the official name (浙江省, 慈溪市, 景宁畲族自治县, 街道 and 镇 names), the short name people
+write (浙江, 慈溪, 景宁, 柯桥, 张家港), and the legacy names of divisions abolished or renamed
+since 2000 (江干区, 绍兴县, 萧山市 …; ``pipelines/reference/legacy_divisions.csv``), which resolve
+to today's successor. Levels 1–4 cover the country; level 5 (community) Zhejiang's table.
+
+Resolution (:meth:`Gazetteer.resolve`) takes the names an address mentions with the level each was
+written at, and returns the deepest division all of them agree on. A name that is not a division
+of a compatible level, or that contradicts the others, is not reported as one. Where several
+divisions fit equally (鼓楼区 is in five cities), the one nearest the hub (``home``, a division
+code prefix) wins; otherwise only what they share is kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.reference import LEVEL_NAMES, country_divisions, legacy_divisions
+
+# Suffixes that may be left out when writing a division's name, by level; the longest first.
+SUFFIXES = {
+    1: ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "特别行政区", "省", "市"),
+    2: ("自治州", "地区", "盟", "市"),
+    3: ("自治县", "自治旗", "新区", "林区", "特区", "区", "县", "市", "旗"),
+    4: ("街道办事处", "街道", "民族乡", "镇", "乡", "苏木"),
+    5: ("社区居民委员会", "社区居委会", "居民委员会", "村民委员会", "社区", "居委会", "村委会", "村"),
+}
+# An autonomous prefecture/county/banner goes by its place name before the people(s): 恩施土家族苗族自治州 → 恩施.
+_AUTONOMOUS = re.compile(r"^(.{2,}?)(?:.{1,4}?族)+自治[州县旗]$")
+# Level-2 rows that are not cities (municipalities' 市辖区/县, 省直辖县级行政区划): never named in an address.
+_NOT_A_PLACE = re.compile(r"^(?:市辖区|县|省直辖县级行政区划|自治区直辖县级行政区划)$")
+# The level a tagged span may name: a county-level city is often written where a city goes, and so on.
+COMPATIBLE = {"province": (1,), "city": (2, 3), "district": (3, 2), "street": (4,), "community": (5,)}
+
+
+def short_names(name: str, level: int) -> set[str]:
+    """The names ``name`` goes by without its suffix (two characters at least)."""
+    autonomous = _AUTONOMOUS.match(name)
+    if autonomous:
+        return {autonomous.group(1)}
+    names = set()
+    for suffix in SUFFIXES[level]:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            names.add(name[: -len(suffix)])
+    return names
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one per process, resolutions cached
+class Gazetteer:
+    divisions: pl.DataFrame  # code, name, level, parent_code
+    by_name: dict[str, tuple[str, ...]]  # any name (official, short, legacy) → codes
+    official: frozenset[tuple[str, str]]  # (name, code) where the name is written in full (official or legacy)
+    names: dict[str, str]  # code → the name to report (a municipality's city is the municipality)
+
+    def candidates(self, text: str, levels: Iterable[int]) -> list[str]:
+        """Codes of the divisions at ``levels`` that ``text`` names."""
+        wanted = set(levels)
+        codes = set(self.by_name.get(text, ()))
+        # and by its name without the suffix: written with another suffix than today's (高桥镇 for 高桥街道)
+        for core in {text[: -len(x)] for lv in wanted for x in SUFFIXES[lv] if text.endswith(x) and len(text) - len(x) >= 2}:
+            codes.update(self.by_name.get(core, ()))
+        return sorted(c for c in codes if LEVEL_OF_CODE.get(len(c)) in wanted)
+
+    def resolve(self, mentions: tuple[tuple[str, str], ...], home: str = "") -> tuple[str | None, tuple[bool, ...]]:
+        """The deepest division the ``mentions`` ((level name, text) pairs, in address order) agree on,
+        and for each mention whether it named that division or one of its parents."""
+        return _resolve(self, mentions, home)
+
+    def named_within(self, code: str, text: str) -> tuple[str, str] | None:
+        """The division under ``code`` (a street or community) whose name ``text`` starts with, the
+        longest name first: (level name, name as written), or None."""
+        found = None
+        for name, child in _children(self).get(code, ()):
+            if text.startswith(name) and (found is None or len(name) > len(found[1])):
+                found = (LEVEL_OF_LENGTH_NAME[len(child)], name)
+        return found
+
+    def chain(self, code: str | None) -> dict[str, str | None]:
+        """Names of ``code`` and its parents by level (province … community)."""
+        out: dict[str, str | None] = {name: None for name in LEVEL_NAMES.values()}
+        if code:
+            for length, level in LEVEL_OF_LENGTH_NAME.items():
+                if len(code) >= length:
+                    out[level] = self.names.get(code[:length])
+        return out
+
+
+# A name written without its suffix counts less: a little at the top (温州, 嘉兴 are clear), much
+# lower down (慈东 may be a village, a compound or nothing at all). Keyed by code length.
+SHORT_WEIGHT = {2: 0.9, 4: 0.9, 6: 0.8, 9: 0.6, 12: 0.6}
+HOME_BONUS = 0.5
+LEVEL_OF_CODE = {2: 1, 4: 2, 6: 3, 9: 4, 12: 5}
+LEVEL_OF_LENGTH_NAME = {2: "province", 4: "city", 6: "district", 9: "street", 12: "community"}
+
+
+@functools.cache
+def gazetteer() -> Gazetteer:
+    """The gazetteer of the shipped division tables (built once per process)."""
+    table = country_divisions()
+    rows = table.select("code", "name", "level").to_dicts()
+    by_name: dict[str, set[str]] = {}
+    official: set[tuple[str, str]] = set()
+    names: dict[str, str] = {}
+    provinces = {r["code"]: r["name"] for r in rows if r["level"] == 1}
+    for r in rows:
+        code, name, level = r["code"], r["name"], r["level"]
+        if level == 2 and _NOT_A_PLACE.match(name):
+            if name in ("市辖区", "县"):  # a municipality is its own city: 北京市's city is 北京市
+                names[code] = provinces[code[:2]]
+                official.add((names[code], code))
+                for alias in {names[code], *short_names(names[code], 1)}:
+                    by_name.setdefault(alias, set()).add(code)
+            continue
+        names[code] = name
+        official.add((name, code))
+        for alias in {name, *short_names(name, level)}:
+            by_name.setdefault(alias, set()).add(code)
+    for r in legacy_divisions().to_dicts():
+        level = LEVEL_OF_CODE[len(r["new_code"])]
+        official.add((r["old_name"], r["new_code"]))
+        for alias in {r["old_name"], *short_names(r["old_name"], level)}:
+            by_name.setdefault(alias, set()).add(r["new_code"])
+    return Gazetteer(table, {k: tuple(sorted(v)) for k, v in by_name.items()}, frozenset(official), names)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -> tuple[str | None, tuple[bool, ...]]:
+    options = [gaz.candidates(text, COMPATIBLE[level]) for level, text in mentions]
+    # a name written in full (慈溪市, 龙山镇) counts more than a short one (慈东), which may be a place
+    # that is no division at all
+    weights = [{c: (1.0 if (text, c) in gaz.official else SHORT_WEIGHT[len(c)]) for c in codes} for (_, text), codes in zip(mentions, options)]
+    best: tuple | None = None
+    for codes in options:
+        for code in codes:
+            # the mentions that name this division or one of its parents, then depth, then nearness to the hub
+            support = sum(max((w for other, w in ws.items() if code.startswith(other)), default=0.0) for ws in weights)
+            near = len(_common_prefix(code, home))
+            # the hub's own province is the likelier one where a name is ambiguous (龙港镇 … or 温州's)
+            support = round(support + (HOME_BONUS if home and near >= 2 else 0.0), 3)
+            key = (support, len(code), near)
+            if best is None or key > best[0]:
+                best = (key, {code})
+            elif key == best[0]:
+                best[1].add(code)
+    if best is None:
+        return None, tuple(False for _ in mentions)
+    found = sorted(best[1])
+    code: str | None = found[0] if len(found) == 1 else _shared_division(found)
+    if code is None:
+        return None, tuple(False for _ in mentions)
+    agree = tuple(any(code.startswith(c) for c in codes) for codes in options)
+    return code, agree
+
+
+@functools.cache
+def _children(gaz: Gazetteer) -> dict[str, list[tuple[str, str]]]:
+    """Every name of every street and community, under each of its parents (district, city, street)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name, codes in gaz.by_name.items():
+        for code in codes:
+            if len(code) >= 9 and len(name) >= 2:
+                for parent in {code[:4], code[:6], code[:9]} - {code}:
+                    out.setdefault(parent, []).append((name, code))
+    return out
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _shared_division(codes: list[str]) -> str | None:
+    """The deepest division containing every code (None when they share no province)."""
+    prefix = functools.reduce(_common_prefix, codes)
+    for length in (12, 9, 6, 4, 2):
+        if len(prefix) >= length:
+            return prefix[:length]
+    return None

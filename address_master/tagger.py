@@ -1,0 +1,319 @@
+"""A character CRF that tags the parts of an address written any way people write them.
+
+Trained on annotated addresses in the BIO format of Li et al., "Neural Chinese Address Parsing"
+(NAACL 2019): one token and one tag per line, a blank line between addresses (``enteronce
+address train --corpus FILE``). Tokens are single characters, except runs of ASCII letters and
+digits, which are one token (``602``, ``B``). Features: the token and its neighbours, their
+character class, and the gazetteer — whether the token lies at the start, inside or at the end of a
+division name of each level (every province, city, county and street of the country, Zhejiang's
+communities, short and legacy names). python-crfsuite (CRFsuite, L-BFGS with elastic net) trains
+and tags; the model ships in ``address_master/models/``, described by its model card.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MODELS = Path(__file__).parent / "models"
+MODEL = MODELS / "address_crf.crfsuite"
+TOKEN = re.compile(r"[0-9A-Za-z]+|\S")
+# Corpus labels → the parse contract's fields (labels without a field are kept out of the fields).
+FIELD_OF_LABEL = {
+    "prov": "province", "city": "city", "district": "district", "town": "street", "community": "community",
+    "road": "road", "roadno": "road_no", "poi": "compound", "houseno": "building", "cellno": "unit",
+    "floorno": "floor", "roomno": "room", "devzone": "devzone", "subpoi": "subpoi",
+}
+ROAD_CHARS = frozenset("路街道巷弄")
+PLACE_CHARS = frozenset("苑园村厦寓府庭湾区")
+USE_WORDS = False
+TRAINING = {"c1": 0.05, "c2": 0.01, "max_iterations": 300, "feature.possible_transitions": True}
+
+
+@dataclass(frozen=True)
+class Span:
+    label: str
+    start: int
+    end: int  # exclusive, in characters of the text
+    text: str
+
+
+@functools.cache
+def _char_map() -> dict[int, str]:
+    """One character for one character (so spans keep their offsets): full-width → half-width,
+    traditional → simplified, a-z → A-Z."""
+    from pipelines.text import traditional_to_simplified_table
+
+    table = {ord(a): b for a, b in zip(*traditional_to_simplified_table()) if len(b) == 1}
+    table.update({c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
+    table.update({c: chr(c - 32) for c in range(ord("a"), ord("z") + 1)})
+    table.update({c: chr(c - 0xFEE0 - 32) for c in range(0xFF41, 0xFF5B)})
+    table.update({0x3000: " ", ord("〇"): "〇"})
+    return table
+
+
+def normalize_chars(text: str) -> str:
+    return text.translate(_char_map())
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    """Token (start, end) offsets: ASCII letter/digit runs, else single characters; spaces dropped."""
+    return [m.span() for m in TOKEN.finditer(text)]
+
+
+def _shape(token: str) -> str:
+    if token[0].isdigit():
+        return f"D{min(len(token), 5)}"
+    if token[0].isascii() and token[0].isalpha():
+        return f"A{min(len(token), 3)}"
+    return token
+
+
+def _klass(token: str) -> str:
+    if token[0].isdigit():
+        return "D"
+    if token[0].isascii() and token[0].isalpha():
+        return "A"
+    if "\u4e00" <= token[0] <= "\u9fff" or token[0] in "〇":
+        return "C" if token[0] in "零〇一二两三四五六七八九十百千" else "H"
+    return "P"
+
+
+@functools.cache
+def _automaton():
+    """Aho–Corasick automaton over every division name (pyahocorasick): name → levels it names."""
+    import ahocorasick
+
+    from address_master.gazetteer import LEVEL_OF_CODE, gazetteer
+
+    gaz = gazetteer()
+    automaton = ahocorasick.Automaton()
+    for name, codes in gaz.by_name.items():
+        if len(name) >= 2:
+            automaton.add_word(name, (len(name), "".join(sorted({str(LEVEL_OF_CODE[len(c)]) for c in codes}))))
+    automaton.make_automaton()
+    return automaton
+
+
+def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
+    """CRFsuite features of each token of ``text`` (normalised) at ``spans``."""
+    tokens = [text[a:b] for a, b in spans]
+    shapes = [_shape(t) for t in tokens]
+    classes = [_klass(t) for t in tokens]
+    start_of = {a: i for i, (a, _) in enumerate(spans)}
+    index_of_char = {}
+    for i, (a, b) in enumerate(spans):
+        for c in range(a, b):
+            index_of_char[c] = i
+    gaz: list[set[str]] = [set() for _ in spans]
+    for end, (length, levels) in _automaton().iter(text):
+        first, last = index_of_char.get(end - length + 1), index_of_char.get(end)
+        if first is None or last is None or (end - length + 1) not in start_of:
+            continue
+        for level in levels:
+            if first == last:
+                gaz[first].add(f"g{level}S")
+            else:
+                gaz[first].add(f"g{level}B")
+                gaz[last].add(f"g{level}E")
+                for k in range(first + 1, last):
+                    gaz[k].add(f"g{level}I")
+    words = _words(text, spans, index_of_char) if USE_WORDS else [[] for _ in spans]
+    n = len(tokens)
+    # what lies to the left and right: telling a building number from a road number, a compound from a sub-compound
+    digits_left, seen_hao, seen_road, seen_place = 0, False, False, False
+    context = []
+    for i in range(n):
+        context.append((f"dl={min(digits_left, 3)}", f"hl={int(seen_hao)}", f"rl={int(seen_road)}", f"pl={int(seen_place)}"))
+        t = tokens[i]
+        digits_left += classes[i] == "D"
+        seen_hao |= t == "号"
+        seen_road |= t in ROAD_CHARS
+        seen_place |= t in PLACE_CHARS
+    digits_right = 0
+    for i in range(n - 1, -1, -1):
+        context[i] = (*context[i], f"dr={min(digits_right, 3)}")
+        digits_right += classes[i] == "D"
+    out = []
+    for i in range(n):
+        w = shapes[i]
+        prev1, prev2, prev3 = (shapes[i - 1] if i >= 1 else "^"), (shapes[i - 2] if i >= 2 else "^"), (shapes[i - 3] if i >= 3 else "^")
+        next1, next2, next3 = (shapes[i + 1] if i + 1 < n else "$"), (shapes[i + 2] if i + 2 < n else "$"), (shapes[i + 3] if i + 3 < n else "$")
+        row = [
+            f"w={w}", f"k={classes[i]}", f"w-1={prev1}", f"w+1={next1}", f"w-2={prev2}", f"w+2={next2}", f"w-3={prev3}", f"w+3={next3}",
+            f"w-1w={prev1}{w}", f"ww+1={w}{next1}", f"w-2w-1={prev2}{prev1}", f"w+1w+2={next1}{next2}",
+            f"w-1ww+1={prev1}{w}{next1}", f"w-2w-1w={prev2}{prev1}{w}", f"ww+1w+2={w}{next1}{next2}",
+            f"k-1k={classes[i - 1] if i else '^'}{classes[i]}", f"kk+1={classes[i]}{classes[i + 1] if i + 1 < n else '$'}",
+            f"p={min(i, 9)}", f"r={min(n - 1 - i, 9)}",
+            *gaz[i], *words[i], *context[i],
+        ]
+        out.append(row)
+    return out
+
+
+@functools.cache
+def _segmenter():
+    import jieba  # word boundaries: a token's word and its place in it are strong clues to the part
+
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    return jieba
+
+
+def _words(text: str, spans: list[tuple[int, int]], index_of_char: dict[int, int]) -> list[list[str]]:
+    out: list[list[str]] = [[] for _ in spans]
+    for word, a, b in _segmenter().tokenize(text):
+        first, last = index_of_char.get(a), index_of_char.get(b - 1)
+        if first is None or last is None:
+            continue
+        shown = word if len(word) <= 4 and not word[0].isdigit() else f"L{min(len(word), 6)}"
+        for k in range(first, last + 1):
+            position = "S" if first == last else ("B" if k == first else "E" if k == last else "M")
+            out[k] += [f"jw={shown}", f"jp={position}", f"jwp={shown}{position}"]
+    return out
+
+
+# ------------------------------------------------------------------------------ corpus
+def read_corpus(path: Path) -> Iterator[tuple[str, list[Span]]]:
+    """Addresses of a BIO corpus file: (text, gold spans), text normalised like tagged text."""
+    tokens: list[str] = []
+    tags: list[str] = []
+    with Path(path).open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                if tokens:
+                    yield _spans_of(tokens, tags)
+                tokens, tags = [], []
+                continue
+            token, _, tag = line.rpartition(" ")
+            if not token or not (tag == "O" or tag[:2] in ("B-", "I-")):
+                raise ValueError(f"{path}:{number}: expected '<token> <B-label|I-label|O>', got {line!r}")
+            tokens.append(token)
+            tags.append(tag)
+    if tokens:
+        yield _spans_of(tokens, tags)
+
+
+def _spans_of(tokens: list[str], tags: list[str]) -> tuple[str, list[Span]]:
+    text = normalize_chars("".join(tokens))
+    spans: list[Span] = []
+    pos = 0
+    current: list | None = None
+    for token, tag in zip(tokens, tags):
+        start, end = pos, pos + len(token)
+        pos = end
+        label = tag[2:] if tag != "O" else None
+        if label and tag.startswith("I-") and current and current[0] == label:
+            current[2] = end
+            continue
+        if current:
+            spans.append(Span(current[0], current[1], current[2], text[current[1]:current[2]]))
+        current = [label, start, end] if label else None
+    if current:
+        spans.append(Span(current[0], current[1], current[2], text[current[1]:current[2]]))
+    return text, spans
+
+
+def _bio(spans_of_tokens: list[tuple[int, int]], gold: list[Span]) -> list[str]:
+    """BIO tags for our tokens from character spans (a token takes the label of its first character)."""
+    label_at: dict[int, tuple[str, int]] = {}
+    for s in gold:
+        for c in range(s.start, s.end):
+            label_at[c] = (s.label, s.start)
+    tags = []
+    previous = None
+    for a, _ in spans_of_tokens:
+        hit = label_at.get(a)
+        if hit is None:
+            tags.append("O")
+            previous = None
+            continue
+        tags.append(("I-" if previous == hit else "B-") + hit[0])
+        previous = hit
+    return tags
+
+
+def train(corpus: Iterable[Path], model: Path = MODEL, progress: bool = False) -> dict:
+    """Train the tagger on BIO corpus files; writes ``model`` and returns training facts."""
+    import pycrfsuite
+
+    trainer = pycrfsuite.Trainer(verbose=progress)
+    trainer.set_params(TRAINING)
+    n = 0
+    started = time.perf_counter()
+    for path in corpus:
+        for text, gold in read_corpus(path):
+            offsets = tokenize(text)
+            trainer.append(features(text, offsets), _bio(offsets, gold))
+            n += 1
+    if n == 0:
+        raise ValueError("the corpus holds no addresses")
+    model.parent.mkdir(parents=True, exist_ok=True)
+    trainer.train(str(model))
+    facts = {"addresses": n, "seconds": round(time.perf_counter() - started, 1), "params": TRAINING}
+    _tagger.cache_clear()
+    return facts
+
+
+@functools.lru_cache(maxsize=4)
+def _tagger(model: Path):
+    import pycrfsuite
+
+    if not model.exists():
+        raise FileNotFoundError(f"{model}: no trained address model (train one with `enteronce address train --corpus FILE`)")
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(model))
+    return tagger
+
+
+def tag(text: str, model: Path = MODEL) -> list[Span]:
+    """The labelled spans of one address (offsets into ``text``)."""
+    normal = normalize_chars(text)
+    offsets = tokenize(normal)
+    if not offsets:
+        return []
+    labels = _tagger(model).tag(features(normal, offsets))
+    spans: list[Span] = []
+    current: list | None = None
+    for (a, b), label in zip(offsets, labels):
+        name = label[2:] if label != "O" else None
+        if name and label.startswith("I-") and current and current[0] == name:
+            current[2] = b
+            continue
+        if current:
+            spans.append(Span(current[0], current[1], current[2], normal[current[1]:current[2]]))
+        current = [name, a, b] if name else None
+    if current:
+        spans.append(Span(current[0], current[1], current[2], normal[current[1]:current[2]]))
+    return spans
+
+
+def span_scores(pairs: Iterable[tuple[list[Span], list[Span]]]) -> dict[str, dict[str, float]]:
+    """Exact-match span precision / recall / F1 per label and over all labels (``_all``)."""
+    counts: dict[str, list[int]] = {}
+    for gold, predicted in pairs:
+        g = {(s.label, s.start, s.end) for s in gold}
+        p = {(s.label, s.start, s.end) for s in predicted}
+        for label in {x[0] for x in g | p} | {"_all"}:
+            gl = g if label == "_all" else {x for x in g if x[0] == label}
+            pl_ = p if label == "_all" else {x for x in p if x[0] == label}
+            c = counts.setdefault(label, [0, 0, 0])
+            c[0] += len(gl & pl_)
+            c[1] += len(pl_)
+            c[2] += len(gl)
+    out = {}
+    for label, (tp, npred, ngold) in sorted(counts.items()):
+        precision, recall = (tp / npred if npred else 0.0), (tp / ngold if ngold else 0.0)
+        out[label] = {"precision": round(precision, 4), "recall": round(recall, 4),
+                      "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0, "support": ngold}
+    return out
+
+
+def write_scores(path: Path, scores: dict) -> None:
+    path.write_text(json.dumps(scores, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -1,0 +1,138 @@
+"""The whole country's gazetteer and numbers in every written form (issue 11, items 1 and 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from address_master.gazetteer import gazetteer, short_names
+from address_master.numbers import canonical_number, canonical_numbers
+from pipelines.reference import country_divisions, legacy_divisions
+
+
+def resolve(*mentions: tuple[str, str], home: str = "") -> str | None:
+    return gazetteer().resolve(tuple(mentions), home)[0]
+
+
+def test_the_whole_country_is_there():
+    d = country_divisions()
+    counts = d.group_by("level").len().sort("level")["len"].to_list()
+    assert counts[:4] == [31, 342, 2978, 41352]  # the country to street level
+    assert counts[4] > 25_000  # and Zhejiang's communities
+    assert d["code"].is_unique().all()
+
+
+def test_every_legacy_name_points_at_a_division_of_today():
+    legacy = legacy_divisions()
+    today = set(country_divisions()["code"])
+    assert legacy["new_code"].is_in(list(today)).all()
+    assert {"江干区", "下城区", "江东区", "绍兴县", "萧山市", "余杭市", "富阳市", "临安市"} <= set(legacy["old_name"])
+    assert legacy["source"].str.contains("国函").all()  # each with its source
+
+
+@pytest.mark.parametrize("mentions, code", [
+    # every province, municipalities both province and city
+    ((("province", "北京市"), ("district", "朝阳区")), "110105"),
+    ((("province", "上海"), ("district", "浦东新区")), "310115"),
+    ((("province", "广西"), ("city", "南宁")), "4501"),
+    ((("province", "新疆维吾尔自治区"), ("city", "乌鲁木齐市")), "6501"),
+    # short names without suffix, county-level cities (written where a city or a district goes)
+    ((("city", "慈溪"),), "330282"),
+    ((("district", "嵊州"),), "330683"),
+    ((("district", "柯桥"),), "330603"),
+    ((("district", "鄞州"),), "330212"),
+    ((("district", "玉环"),), "331083"),
+    ((("city", "张家港"),), "320582"),
+    # 自治州 / 盟 / 地区 by their place names
+    ((("city", "恩施"), ("district", "利川")), "422802"),
+    ((("province", "内蒙古"), ("city", "锡林郭勒盟")), "1525"),
+    ((("city", "阿里地区"),), "5425"),
+    ((("district", "景宁"),), "331127"),
+    # legacy names resolve to today's division
+    ((("province", "浙江省"), ("city", "杭州市"), ("district", "江干区")), "330102"),
+    ((("city", "宁波"), ("district", "江东区")), "330212"),
+    ((("district", "绍兴县"),), "330603"),
+    ((("district", "萧山市"),), "330109"),
+    ((("province", "北京"), ("district", "宣武区")), "110102"),
+    # a street written with an older suffix; inside Zhejiang down to the community
+    ((("district", "萧山"), ("street", "宁围镇")), "330109013"),
+    ((("district", "上城区"), ("street", "小营街道"), ("community", "大学路社区")), "330102004058"),
+])
+def test_divisions_resolve(mentions, code):
+    assert (resolve(*mentions, home="330102") or "").startswith(code)
+
+
+def test_outside_zhejiang_a_district_resolves_to_its_six_digit_code():
+    assert resolve(("province", "江苏省"), ("city", "南京市"), ("district", "鼓楼区")) == "320106"
+    assert resolve(("province", "福建省"), ("city", "福州市"), ("district", "鼓楼区")) == "350102"
+
+
+def test_a_name_that_is_no_division_is_not_reported_as_one():
+    code, agree = gazetteer().resolve((("province", "浙江省"), ("city", "杭州市"), ("district", "滨海区")), "")
+    assert code == "3301" and agree == (True, True, False)
+    assert resolve(("district", "鼓楼区")) is None  # five cities have one: nothing to tell them apart
+    assert resolve(("community", "不存在社区")) is None
+    # contradicting names: the ones written in full win over a short one
+    assert resolve(("city", "杭州市"), ("district", "西湖区"), ("street", "龙山")) == "330106"
+
+
+def test_short_names():
+    assert short_names("恩施土家族苗族自治州", 2) == {"恩施"}
+    assert short_names("景宁畲族自治县", 3) >= {"景宁"}
+    assert "广西" in short_names("广西壮族自治区", 1)
+    assert short_names("东区", 3) == set()  # never a one-character name
+
+
+@pytest.mark.parametrize("written, canonical", [
+    ("三百四十九号", "349"), ("三四九号", "349"), ("二〇一室", "201"), ("二零一室", "201"), ("５0１", "501"),
+    ("附2号", "附2"), ("100号附2号", "100附2"), ("101-8", "101-8"), ("甲", "甲"), ("12号甲", "12甲"), ("十二号乙", "12乙"),
+    ("A座", "A"), ("B幢", "B"), ("b幢", "B"), ("负一层", "-1"), ("地下二层", "-2"), ("十一幢", "11"), ("一百零五号", "105"),
+    ("两百号", "200"), ("0301室", "301"), ("3号楼", "3"), ("第3幢", "3"), ("3栋", "3"), ("2单元", "2"), ("二单元", "2"),
+    ("五层", "5"), ("商铺3", "商铺3"), ("B1幢", "B1"), ("", None), (None, None),
+])
+def test_numbers_in_every_written_form(written, canonical):
+    assert canonical_number(written) == canonical
+
+
+def to_chinese(number: str) -> str:
+    """Digit by digit in Chinese numerals (301 → 三〇一), the way some exports write room numbers."""
+    return "".join("〇一二三四五六七八九"[int(d)] if d.isdigit() else d for d in number)
+
+
+def test_numbers_over_a_column_once_per_distinct_value():
+    frame = pl.DataFrame({"v": ["三号", "3号", None, "三号"]})
+    assert frame.select(canonical_numbers(pl.col("v")))["v"].to_list() == ["3", "3", None, "3"]
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "address_corpus"
+
+
+def test_address_train_retrains_from_a_bio_corpus_and_scores_it(tmp_path):
+    """`enteronce address train --corpus FILE --dev FILE`: a district's own annotated addresses make a model."""
+    from click.testing import CliRunner
+
+    from address_master import tagger
+    from cli.main import main
+
+    blocks = (CORPUS / "train.txt").read_text(encoding="utf-8").split("\n\n")
+    (tmp_path / "mine.txt").write_text("\n\n".join(blocks[:300]) + "\n", encoding="utf-8")
+    (tmp_path / "held.txt").write_text("\n\n".join(blocks[300:400]) + "\n", encoding="utf-8")
+    model = tmp_path / "m.crfsuite"
+    result = CliRunner().invoke(main, ["address", "train", "--corpus", str(tmp_path / "mine.txt"), "--dev", str(tmp_path / "held.txt"), "--out", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "span F1" in result.output and model.exists() and model.with_suffix(".scores.json").exists()
+    assert {s.label for s in tagger.tag("浙江省杭州市上城区解放路138号", model)} >= {"prov", "city", "district"}
+    (tmp_path / "bad.txt").write_text("浙 B-prov\n江\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.txt:2"):
+        list(tagger.read_corpus(tmp_path / "bad.txt"))
+
+
+def test_the_shipped_model_parses_real_addresses_of_other_provinces():
+    from address_master.parse import parse_address
+
+    got = parse_address("江苏省苏州市张家港市杨舍镇人民中路88号")
+    assert got["division_code"].startswith("320582") and got["road"] == "人民中路" and got["road_no"] == "88"
+    got = parse_address("上海市普陀区同普路1501弄166号2224室")
+    assert got["division_code"].startswith("310107") and got["room"] == "2224"
