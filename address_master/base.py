@@ -20,6 +20,7 @@ from address_master.numbers import canonical_numbers
 from pipelines.reference import division_names, divisions
 
 BASE_COLUMNS = ["address_id", "division_code", "road", "road_no", "compound", "building", "unit", "room"]
+NUMBER_COLUMNS = ("road_no", "building", "unit", "room")
 LEVELS = {"province": 2, "city": 4, "district": 6, "street": 9, "community": 12}
 
 
@@ -76,7 +77,7 @@ def validate_base(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 def with_levels(valid: pl.DataFrame) -> pl.DataFrame:
     """Prepared matching keys plus every level's code and name and the standard full text."""
     names = division_names()
-    written = [pl.col(c).cast(pl.String).alias(f"_written_{c}") for c in ("road_no", "building", "unit", "room")]
+    written = [pl.col(c).cast(pl.String).alias(f"_written_{c}") for c in NUMBER_COLUMNS]
     prepared = prepare_base(valid).with_columns(valid.select(written))
     levels = [
         expr
@@ -95,7 +96,7 @@ def with_levels(valid: pl.DataFrame) -> pl.DataFrame:
         ]
     )
     full_text = valid["full_text"] if "full_text" in valid.columns else None
-    out = out.with_columns(standard.alias("full_text")).drop(f"_written_{c}" for c in ("road_no", "building", "unit", "room"))
+    out = out.with_columns(standard.alias("full_text")).drop(f"_written_{c}" for c in NUMBER_COLUMNS)
     if full_text is not None:
         out = out.with_columns(pl.coalesce(pl.Series("_given", full_text).replace("", None), pl.col("full_text")).alias("full_text"))
     return out

@@ -20,9 +20,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import polars as pl
 
-from pipelines.reference import LEVEL_NAMES, country_divisions, legacy_divisions
+from pipelines.reference import CODE_LENGTHS, LEVEL_NAMES, LEVEL_OF_LENGTH, country_divisions, legacy_divisions
 
 # Suffixes that may be left out when writing a division's name, by level; the longest first.
 SUFFIXES = {
@@ -54,7 +53,6 @@ def short_names(name: str, level: int) -> set[str]:
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: one per process, resolutions cached
 class Gazetteer:
-    divisions: pl.DataFrame  # code, name, level, parent_code
     by_name: dict[str, tuple[str, ...]]  # any name (official, short, legacy) → codes
     official: frozenset[tuple[str, str]]  # (name, code) where the name is written in full (official or legacy)
     names: dict[str, str]  # code → the name to report (a municipality's city is the municipality)
@@ -79,14 +77,14 @@ class Gazetteer:
         found = None
         for name, child in _children(self).get(code, ()):
             if text.startswith(name) and (found is None or len(name) > len(found[1])):
-                found = (LEVEL_OF_LENGTH_NAME[len(child)], name)
+                found = (LEVEL_OF_LENGTH[len(child)], name)
         return found
 
     def chain(self, code: str | None) -> dict[str, str | None]:
         """Names of ``code`` and its parents by level (province … community)."""
         out: dict[str, str | None] = {name: None for name in LEVEL_NAMES.values()}
         if code:
-            for length, level in LEVEL_OF_LENGTH_NAME.items():
+            for length, level in LEVEL_OF_LENGTH.items():
                 if len(code) >= length:
                     out[level] = self.names.get(code[:length])
         return out
@@ -96,8 +94,7 @@ class Gazetteer:
 # lower down (慈东 may be a village, a compound or nothing at all). Keyed by code length.
 SHORT_WEIGHT = {2: 0.9, 4: 0.9, 6: 0.8, 9: 0.6, 12: 0.6}
 HOME_BONUS = 0.5
-LEVEL_OF_CODE = {2: 1, 4: 2, 6: 3, 9: 4, 12: 5}
-LEVEL_OF_LENGTH_NAME = {2: "province", 4: "city", 6: "district", 9: "street", 12: "community"}
+LEVEL_OF_CODE = {length: level for level, length in CODE_LENGTHS.items()}  # code length → level 1–5
 
 
 @functools.cache
@@ -127,7 +124,7 @@ def gazetteer() -> Gazetteer:
         official.add((r["old_name"], r["new_code"]))
         for alias in {r["old_name"], *short_names(r["old_name"], level)}:
             by_name.setdefault(alias, set()).add(r["new_code"])
-    return Gazetteer(table, {k: tuple(sorted(v)) for k, v in by_name.items()}, frozenset(official), names)
+    return Gazetteer({k: tuple(sorted(v)) for k, v in by_name.items()}, frozenset(official), names)
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -11,6 +11,7 @@ distinct value (:func:`canonical_numbers`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import polars as pl
 
@@ -59,12 +60,12 @@ def canonical_number(value: str | None) -> str | None:
 
 def canonical_numbers(expr: pl.Expr) -> pl.Expr:
     """:func:`canonical_number` over a column, computed once per distinct value."""
-    return expr.map_batches(_per_distinct, return_dtype=pl.String)
+    return expr.map_batches(lambda values: _per_distinct(values, canonical_number), return_dtype=pl.String)
 
 
-def _per_distinct(values: pl.Series) -> pl.Series:
-    distinct = values.drop_nulls().unique()
-    mapping = {v: canonical_number(v) for v in distinct.to_list()}
+def _per_distinct(values: pl.Series, convert: Callable[[str], str | None]) -> pl.Series:
+    """``convert`` applied once per distinct value of ``values``."""
+    mapping = {v: convert(v) for v in values.drop_nulls().unique().to_list()}
     return values.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
@@ -77,10 +78,6 @@ def numerals_to_digits(expr: pl.Expr) -> pl.Expr:
     """Chinese numerals before 号/幢/栋/单元/层/楼/室/座/弄 → digits, in both the counting and the
     digit-by-digit form (三百四十九号, 三四九号, 二〇一室 → 349号, 349号, 201室). Only texts that have
     such a run are touched, once per distinct text."""
-    return pl.when(expr.str.contains(_NUMERAL_BEFORE_WORD)).then(expr.map_batches(_convert_distinct, return_dtype=pl.String)).otherwise(expr)
-
-
-def _convert_distinct(values: pl.Series) -> pl.Series:
-    distinct = values.drop_nulls().unique()
-    mapping = {v: _NUMERAL_BEFORE_WORD_RE.sub(lambda m: chinese_to_digits(m.group(1)) + m.group(2), v) for v in distinct.to_list()}
-    return values.replace_strict(mapping, default=None, return_dtype=pl.String)
+    convert = lambda text: _NUMERAL_BEFORE_WORD_RE.sub(lambda m: chinese_to_digits(m.group(1)) + m.group(2), text)  # noqa: E731
+    return pl.when(expr.str.contains(_NUMERAL_BEFORE_WORD)).then(
+        expr.map_batches(lambda values: _per_distinct(values, convert), return_dtype=pl.String)).otherwise(expr)

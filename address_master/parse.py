@@ -30,8 +30,8 @@ import polars as pl
 from address_master.gazetteer import gazetteer
 from address_master.numbers import canonical_number, numerals_to_digits
 from address_master.tagger import FIELD_OF_LABEL, tag
-from pipelines.reference import divisions, legacy_divisions
-from pipelines.text import traditional_to_simplified_table
+from pipelines.reference import division_names, divisions, legacy_divisions
+from pipelines.text import char_fold_table
 
 FIELDS = [
     "province", "city", "district", "street", "community", "road", "road_no",
@@ -47,13 +47,8 @@ _NOISE = r"^(?:中国|中华人民共和国)|(?:地址|住址|现住址|居住�
 
 @functools.cache
 def _char_table() -> dict[str, str]:
-    """One single-character map: full-width → half-width, traditional → simplified, a-z → A-Z."""
-    table = dict(zip(*traditional_to_simplified_table()))
-    table.update({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
-    table.update({chr(c): chr(c - 32) for c in range(ord("a"), ord("z") + 1)})
-    table.update({chr(c): chr(c - 0xFEE0 - 32) for c in range(0xFF41, 0xFF5B)})  # full-width a-z
-    table.update({"\u3000": "", "—": "-", "–": "-", "－": "-", "~": "-", "～": "-", "_": "-"})
-    return table
+    """The character fold of :func:`pipelines.text.char_fold_table`, spaces out and dashes unified."""
+    return {**char_fold_table(), "\u3000": "", "—": "-", "–": "-", "－": "-", "~": "-", "～": "-", "_": "-"}
 
 
 def normalize_address(expr: pl.Expr) -> pl.Expr:
@@ -94,12 +89,6 @@ def lookups() -> dict[str, pl.DataFrame]:
         _core(pl.col("name"), _COMMUNITY_SUFFIX).alias("core"),
     )
     return {"city": cities, "district": districts, "street": streets, "community": communities}
-
-
-@functools.cache
-def _names() -> dict[str, str]:
-    d = divisions()
-    return dict(zip(d["code"].to_list(), d["name"].to_list()))
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -161,13 +150,12 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "") -> pl.DataFrame:
     fast = parse_standard(df, column)
     # clean: a division of the hub's province resolved from the left, then a road and its number right after it
     clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null()
-    texts = df.select(pl.col(column).cast(pl.String).alias("_text"))
-    todo = pl.concat([fast, texts], how="horizontal").filter(~clean & pl.col("_text").is_not_null())["_text"].unique()
+    both = fast.with_columns(df[column].cast(pl.String).alias("_text"), clean.alias("_clean"))
+    todo = both.filter(~pl.col("_clean") & pl.col("_text").is_not_null())["_text"].unique()
     if todo.len() == 0:
         return fast
     learned = parse_learned(todo.to_list(), home).with_columns(todo.alias("_text"))
-    both = pl.concat([fast, texts], how="horizontal").with_columns(clean.alias("_clean")).join(
-        learned.rename({f: f"_l_{f}" for f in FIELDS}), on="_text", how="left", maintain_order="left")
+    both = both.join(learned.rename({f: f"_l_{f}" for f in FIELDS}), on="_text", how="left", maintain_order="left")
     return both.select([pl.when(pl.col("_clean") | pl.col("_text").is_null()).then(pl.col(f)).otherwise(pl.col(f"_l_{f}")).alias(f) for f in FIELDS])
 
 
@@ -288,7 +276,7 @@ def _infer_divisions(work: pl.DataFrame) -> pl.DataFrame:
     """Fill the division code from the deepest level resolved; names of higher levels follow."""
     code = pl.coalesce("community_code", "street_code", "district_code", "city_code", "_prov_code")
     work = work.with_columns(code.alias("division_code"))
-    names = _names()
+    names = division_names()
     levels = {"province": 2, "city": 4, "district": 6, "street": 9, "community": 12}
     exprs = []
     for level, length in levels.items():

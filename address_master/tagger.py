@@ -13,12 +13,15 @@ and tags; the model ships in ``address_master/models/``, described by its model 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipelines.text import char_fold_table
 
 MODELS = Path(__file__).parent / "models"
 MODEL = MODELS / "address_crf.crfsuite"
@@ -31,7 +34,6 @@ FIELD_OF_LABEL = {
 }
 ROAD_CHARS = frozenset("路街道巷弄")
 PLACE_CHARS = frozenset("苑园村厦寓府庭湾区")
-USE_WORDS = False
 TRAINING = {"c1": 0.05, "c2": 0.01, "max_iterations": 300, "feature.possible_transitions": True}
 
 
@@ -44,21 +46,13 @@ class Span:
 
 
 @functools.cache
-def _char_map() -> dict[int, str]:
-    """One character for one character (so spans keep their offsets): full-width → half-width,
-    traditional → simplified, a-z → A-Z."""
-    from pipelines.text import traditional_to_simplified_table
-
-    table = {ord(a): b for a, b in zip(*traditional_to_simplified_table()) if len(b) == 1}
-    table.update({c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
-    table.update({c: chr(c - 32) for c in range(ord("a"), ord("z") + 1)})
-    table.update({c: chr(c - 0xFEE0 - 32) for c in range(0xFF41, 0xFF5B)})
-    table.update({0x3000: " ", ord("〇"): "〇"})
-    return table
+def _fold() -> dict[int, str]:
+    return str.maketrans(char_fold_table())
 
 
 def normalize_chars(text: str) -> str:
-    return text.translate(_char_map())
+    """One character for one character (spans keep their offsets): see :func:`pipelines.text.char_fold_table`."""
+    return text.translate(_fold())
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:
@@ -123,7 +117,6 @@ def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
                 gaz[last].add(f"g{level}E")
                 for k in range(first + 1, last):
                     gaz[k].add(f"g{level}I")
-    words = _words(text, spans, index_of_char) if USE_WORDS else [[] for _ in spans]
     n = len(tokens)
     # what lies to the left and right: telling a building number from a road number, a compound from a sub-compound
     digits_left, seen_hao, seen_road, seen_place = 0, False, False, False
@@ -150,31 +143,9 @@ def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
             f"w-1ww+1={prev1}{w}{next1}", f"w-2w-1w={prev2}{prev1}{w}", f"ww+1w+2={w}{next1}{next2}",
             f"k-1k={classes[i - 1] if i else '^'}{classes[i]}", f"kk+1={classes[i]}{classes[i + 1] if i + 1 < n else '$'}",
             f"p={min(i, 9)}", f"r={min(n - 1 - i, 9)}",
-            *gaz[i], *words[i], *context[i],
+            *gaz[i], *context[i],
         ]
         out.append(row)
-    return out
-
-
-@functools.cache
-def _segmenter():
-    import jieba  # word boundaries: a token's word and its place in it are strong clues to the part
-
-    jieba.setLogLevel(60)
-    jieba.initialize()
-    return jieba
-
-
-def _words(text: str, spans: list[tuple[int, int]], index_of_char: dict[int, int]) -> list[list[str]]:
-    out: list[list[str]] = [[] for _ in spans]
-    for word, a, b in _segmenter().tokenize(text):
-        first, last = index_of_char.get(a), index_of_char.get(b - 1)
-        if first is None or last is None:
-            continue
-        shown = word if len(word) <= 4 and not word[0].isdigit() else f"L{min(len(word), 6)}"
-        for k in range(first, last + 1):
-            position = "S" if first == last else ("B" if k == first else "E" if k == last else "M")
-            out[k] += [f"jw={shown}", f"jp={position}", f"jwp={shown}{position}"]
     return out
 
 
@@ -202,12 +173,15 @@ def read_corpus(path: Path) -> Iterator[tuple[str, list[Span]]]:
 
 def _spans_of(tokens: list[str], tags: list[str]) -> tuple[str, list[Span]]:
     text = normalize_chars("".join(tokens))
+    ends = list(itertools.accumulate(len(t) for t in tokens))
+    return text, _decode(text, list(zip([0, *ends[:-1]], ends)), tags)
+
+
+def _decode(text: str, offsets: list[tuple[int, int]], tags: list[str]) -> list[Span]:
+    """Labelled spans from BIO tags of the tokens at ``offsets`` (an I- continuing its label extends the span)."""
     spans: list[Span] = []
-    pos = 0
     current: list | None = None
-    for token, tag in zip(tokens, tags):
-        start, end = pos, pos + len(token)
-        pos = end
+    for (start, end), tag in zip(offsets, tags):
         label = tag[2:] if tag != "O" else None
         if label and tag.startswith("I-") and current and current[0] == label:
             current[2] = end
@@ -217,7 +191,7 @@ def _spans_of(tokens: list[str], tags: list[str]) -> tuple[str, list[Span]]:
         current = [label, start, end] if label else None
     if current:
         spans.append(Span(current[0], current[1], current[2], text[current[1]:current[2]]))
-    return text, spans
+    return spans
 
 
 def _bio(spans_of_tokens: list[tuple[int, int]], gold: list[Span]) -> list[str]:
@@ -278,20 +252,7 @@ def tag(text: str, model: Path = MODEL) -> list[Span]:
     offsets = tokenize(normal)
     if not offsets:
         return []
-    labels = _tagger(model).tag(features(normal, offsets))
-    spans: list[Span] = []
-    current: list | None = None
-    for (a, b), label in zip(offsets, labels):
-        name = label[2:] if label != "O" else None
-        if name and label.startswith("I-") and current and current[0] == name:
-            current[2] = b
-            continue
-        if current:
-            spans.append(Span(current[0], current[1], current[2], normal[current[1]:current[2]]))
-        current = [name, a, b] if name else None
-    if current:
-        spans.append(Span(current[0], current[1], current[2], normal[current[1]:current[2]]))
-    return spans
+    return _decode(normal, offsets, _tagger(model).tag(features(normal, offsets)))
 
 
 def span_scores(pairs: Iterable[tuple[list[Span], list[Span]]]) -> dict[str, dict[str, float]]:

@@ -34,7 +34,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from address_master.gazetteer import SUFFIXES, short_names  # noqa: E402
+from address_master.gazetteer import SUFFIXES, gazetteer, short_names  # noqa: E402
 from address_master.numbers import canonical_number  # noqa: E402
 from address_master.parse import parse_frame  # noqa: E402
 from address_master.tagger import read_corpus, span_scores, tag  # noqa: E402
@@ -146,7 +146,7 @@ def main() -> None:
     truth = pl.DataFrame([{label: next((s.text for s in gold if s.label == label), None) for label in [*ADMIN, *PARTS]} for _, gold in corpus],
                          schema={label: pl.String for label in [*ADMIN, *PARTS]})
     successors: dict[str, set[str]] = {}
-    names = dict(zip(*pl.read_csv(ROOT / "pipelines" / "reference" / "china_divisions.csv", schema_overrides={"code": pl.String}).select("code", "name")))
+    names = gazetteer().names
     for row in legacy_divisions().iter_rows(named=True):
         successors.setdefault(row["old_name"], set()).add(names[row["new_code"]])
 

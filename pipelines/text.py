@@ -36,6 +36,18 @@ def traditional_to_simplified_table() -> tuple[list[str], list[str]]:
     return sources, targets
 
 
+@functools.cache
+def char_fold_table() -> dict[str, str]:
+    """One character for one character, so offsets into a text stay valid: full-width → half-width,
+    traditional → simplified, a-z → A-Z, the ideographic space → a space."""
+    table = dict(zip(*traditional_to_simplified_table()))
+    table.update({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
+    table.update({chr(c): chr(c - 32) for c in range(ord("a"), ord("z") + 1)})
+    table.update({chr(c): chr(c - 0xFEE0 - 32) for c in range(0xFF41, 0xFF5B)})  # full-width a-z
+    table["\u3000"] = " "
+    return table
+
+
 def full_to_half_width(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
 
