@@ -16,6 +16,7 @@ from pipelines.ingest import processed_batches
 
 from address_master.match import match_parsed
 from address_master.parse import normalize_address, parse_frame
+from address_master.review import decisions_in_force
 from address_master.store import BASE_ADDRESSES, LAYER, LINKS, REVIEW_DECISIONS, REVIEW_QUEUE, read_base
 from warehouse.tables import ADDRESS_TEXTS, LINK_STATE
 from warehouse.catalog import CATALOG
@@ -79,11 +80,8 @@ def count_address_values(wh: Warehouse, specs: list[SourceSpec]) -> int:
 
 
 def read_decisions(wh: Warehouse) -> pl.DataFrame:
-    decisions = wh.read(LAYER, *REVIEW_DECISIONS)
-    if decisions.height == 0:
-        return pl.DataFrame(schema={"address_key": pl.String, "address_id": pl.String})
-    # the latest decision for a text wins
-    return decisions.sort("decided_at").unique("address_key", keep="last").select("address_key", "address_id")
+    """The data officers' decisions in force: address_key, action, address_id (see :mod:`address_master.review`)."""
+    return decisions_in_force(wh)
 
 
 TEXT_RESULT = ["address_key", "address_id", "building_id", "score", "method", "decision"]
@@ -100,7 +98,14 @@ def match_texts(
     matched now."""
     keyed = raw_texts.select(pl.col("address_text").unique()).with_columns(normalize_address(pl.col("address_text")).alias("address_key"))
     texts = keyed.select("address_key").unique().filter(pl.col("address_key").is_not_null()).with_row_index("_i")
-    decided = texts.join(decisions, on="address_key", how="inner").join(base.select("address_id", "building_id"), on="address_id", how="inner")
+    if "action" not in decisions.columns:
+        decisions = decisions.with_columns(pl.lit("accept").alias("action"))
+    accepted = decisions.filter(pl.col("action") == "accept").select("address_key", "address_id")
+    decided = texts.join(accepted, on="address_key", how="inner").join(base.select("address_id", "building_id"), on="address_id", how="inner")
+    # none of the candidates, or an address the base lacks: unmatched by decision, never queued again
+    declined = texts.join(decisions.filter(pl.col("action") != "accept").select("address_key", "action"), on="address_key", how="inner")
+    decided = pl.concat([decided.select("_i", "address_key", "address_id", "building_id"),
+                         declined.select("_i", "address_key", pl.lit(None, pl.String).alias("address_id"), pl.lit(None, pl.String).alias("building_id"))])
     seen = texts.join(known.select(TEXT_RESULT), on="address_key", how="inner") if known is not None else texts.clear().with_columns(*[pl.lit(None, pl.String).alias(c) for c in TEXT_RESULT[1:]])
     todo = texts.join(decided.select("_i"), on="_i", how="anti").join(seen.select("_i"), on="_i", how="anti")
     parsed = parse_frame(todo.rename({"address_key": "text"}), "text").with_columns(todo["_i"])
@@ -108,7 +113,9 @@ def match_texts(
     by_text = pl.concat(
         [
             links.select("_i", "address_id", "building_id", "score", "method", "decision"),
-            decided.select("_i", "address_id", "building_id", pl.lit(1.0).alias("score"), pl.lit("review_decision").alias("method"), pl.lit("accept").alias("decision")),
+            decided.select("_i", "address_id", "building_id", pl.col("address_id").is_not_null().cast(pl.Float64).alias("score"),
+                           pl.lit("review_decision").alias("method"),
+                           pl.when(pl.col("address_id").is_not_null()).then(pl.lit("accept")).otherwise(pl.lit("reject")).alias("decision")),
             seen.select("_i", "address_id", "building_id", pl.col("score").cast(pl.Float64), "method", "decision"),
         ],
         how="vertical_relaxed",
@@ -240,6 +247,19 @@ def refresh_links(wh: Warehouse, specs: list[SourceSpec]) -> LinkRefresh:
     wh.write(pl.DataFrame([versions]), LAYER, *LINK_STATE, mode="overwrite")
     by_decision = pl.concat(counts).group_by("decision").agg(pl.col("len").sum()) if counts else pl.DataFrame(schema={"decision": pl.String, "len": pl.UInt32})
     return LinkRefresh(written, results.height, by_decision, queue, full, reason)
+
+
+def locate_texts(wh: Warehouse, texts: pl.Series) -> pl.DataFrame:
+    """``address_text`` → ``address_id`` for raw texts whose normalised key the links already
+    matched (accepted or decided); others get no row. Cheap: no parsing, one join per distinct
+    text (reports use it to place rows that never reached silver, e.g. quarantined ones)."""
+    known = wh.read(LAYER, *ADDRESS_TEXTS)
+    distinct = pl.DataFrame({"address_text": texts.cast(pl.String)}).unique().drop_nulls()
+    if known.height == 0 or distinct.height == 0:
+        return pl.DataFrame(schema={"address_text": pl.String, "address_id": pl.String})
+    keyed = distinct.with_columns(normalize_address(pl.col("address_text")).alias("address_key"))
+    matched = known.filter(pl.col("decision") == "accept").select("address_key", "address_id")
+    return keyed.join(matched, on="address_key", how="inner").select("address_text", "address_id")
 
 
 def _systems() -> pl.Expr:

@@ -29,12 +29,14 @@ from pydantic import BaseModel, Field, TypeAdapter, create_model
 from api.access_log import AccessLog
 from api.store import LOOKUPS, ChangesGone, Forbidden, NotVisible, QueryError, Store, aggregate, change_page, list_page, lookup, masked_columns, public
 from api.tokens import PREFIX, Grant, TokenStore
+from api.workbench import mount_workbench
 from warehouse.masking import ROLES
 from warehouse.registry import GOLD_BY_NAME, TableSpec
 from warehouse.storage import Warehouse
 
 CONTROL = {"sort", "order", "limit", "cursor", "format", "header", "grant", "request"}
 MAX_LIMIT = 1000
+LOGGED = ("/v1/", "/wb/")  # the API and the workbench's pages: both show rows
 bearer = HTTPBearer(auto_error=False, description="enteronce tokens issue … 签发的令牌 (eo_<id>_<secret>)")
 
 
@@ -151,14 +153,14 @@ def _note(request: Request, frame: pl.DataFrame, keys: tuple[str, ...], rows: in
 
 
 class AccessLogMiddleware:
-    """Writes every /v1/ request to the access log: token, route, parameters, status, rows and
+    """Writes every /v1/ and workbench request to the access log: token, route, parameters, status, rows and
     their keys (a plain ASGI middleware: Starlette's BaseHTTPMiddleware costs more than our reads)."""
 
     def __init__(self, app, log: AccessLog):
         self.app, self.log = app, log
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not scope["path"].startswith(LOGGED) or scope["path"].startswith("/wb/static/"):
             await self.app(scope, receive, send)
             return
         started, status = time.perf_counter(), [500]
@@ -243,6 +245,7 @@ def create_app(wh: Warehouse, settings: Settings | None = None) -> FastAPI:
     for entity, spec in LOOKUPS.items():
         if spec.table in GOLD_BY_NAME:
             _lookup_route(app, store, authenticate, entity)
+    mount_workbench(app, wh, store, tokens)  # the data officers' pages under /wb/, same tokens and scopes
     return app
 
 

@@ -45,6 +45,7 @@ class Grant:
     code: str
     role: str
     policy: dict[str, str]
+    label: str = ""  # who the token was issued to (``--label``): decisions made with it are recorded under this name
 
 
 def _digest(secret: str) -> str:
@@ -132,7 +133,7 @@ class TokenStore:
             return None, "令牌已吊销 (revoked token)"
         if row["expires_at"] <= now:
             return None, "令牌已过期 (expired token)"
-        return Grant(row["token_id"], row["level"], row["code"], row["role"], role_policy(row["level"], row["role"])), ""
+        return Grant(row["token_id"], row["level"], row["code"], row["role"], role_policy(row["level"], row["role"]), row["label"] or ""), ""
 
 
 __all__ = ["Grant", "TOKENS", "TokenError", "TokenStore", "issue_token", "read_tokens", "revoke_token"]

@@ -7,6 +7,7 @@ just the gate's check result, so nothing downstream (sync, apps) wakes up for no
 
 import dagster as dg
 
+from address_master.links import locate_texts
 from assets.automation import AFTER_GATES
 from assets.resources import QualityResource, WarehouseResource
 from assets.sources import silver_key
@@ -49,7 +50,7 @@ def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
         changes = outcome.changes.as_dict()
         link = {}
         if outcome.built or not outcome.passed:  # a table not even built adds no facts to the report
-            link = {"quality_report": dg.MetadataValue.path(str(write_report(wh, context.run_id, quality.folder())))}
+            link = {"quality_report": dg.MetadataValue.path(str(write_report(wh, context.run_id, quality.folder(), locate_texts)))}
         if outcome.published:
             context.log.info(f"gold/curated/{spec.name} v{outcome.version}: {changes}")
             yield dg.MaterializeResult(

@@ -126,24 +126,25 @@ def review() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--warehouse", type=click.Path(path_type=Path), default=Path("data/warehouse"), show_default=True)
 def review_export(file: Path, warehouse: Path) -> None:
-    """Write the queue to FILE (CSV): one row per text, best candidate pre-filled in address_id."""
-    from address_master.store import LAYER, REVIEW_QUEUE
+    """Write the open queue to FILE (CSV, UTF-8 with BOM for Excel): one row per text with its
+    candidates' ids, texts and scores side by side; fill ``address_id`` (accept) or ``action``
+    (none / new), leave both empty to decide later."""
+    from address_master.review import open_queue
     from warehouse.storage import Warehouse
 
-    queue = Warehouse(root=str(warehouse)).read(LAYER, *REVIEW_QUEUE)
+    queue = open_queue(Warehouse(root=str(warehouse)))
     if queue.height == 0:
         click.echo("the review queue is empty")
         return
-    first = pl.col("candidates").list.first()
+    shown = 3
+    candidate = lambda i, field: pl.col("candidates").list.get(i, null_on_oob=True).struct.field(field)  # noqa: E731
     out = queue.select(
-        "address_key", "address_text", "records", "systems",
-        first.struct.field("address_id").alias("address_id"),
-        first.struct.field("full_text").alias("candidate_text"),
-        first.struct.field("score").alias("score"),
-        pl.col("candidates").list.eval(pl.element().struct.field("full_text")).list.join(" | ").alias("all_candidates"),
+        "address_key", "address_text", "records", "systems", pl.lit("").alias("action"), pl.lit("").alias("address_id"),
+        *[candidate(i, f).alias(f"candidate_{i + 1}_{f}") for i in range(shown) for f in ("address_id", "full_text", "score")],
     )
-    out.write_csv(file)
-    click.echo(f"wrote {out.height:,} texts ({int(out['records'].sum()):,} records) to {file}; set address_id (or clear it) and run `enteronce address review apply {file}`")
+    file.write_bytes(b"\xef\xbb\xbf" + out.write_csv().encode("utf-8"))
+    click.echo(f"wrote {out.height:,} texts ({int(out['records'].sum()):,} records) to {file}; copy a candidate's id into address_id "
+               f"(or set action to none / new) and run `enteronce address review apply {file}`")
 
 
 @review.command("apply")
@@ -151,30 +152,28 @@ def review_export(file: Path, warehouse: Path) -> None:
 @click.option("--warehouse", type=click.Path(path_type=Path), default=Path("data/warehouse"), show_default=True)
 @click.option("--reviewer", default="data-officer", show_default=True)
 def review_apply(file: Path, warehouse: Path, reviewer: str) -> None:
-    """Record decisions from FILE (address_key or address_text, address_id); reused from the next run on."""
-    from datetime import datetime, timezone
-
-    from address_master.parse import normalize_address
-    from address_master.store import LAYER, REVIEW_DECISIONS, read_base
+    """Record decisions from FILE (address_key or address_text; address_id to accept it, empty for
+    none of the candidates, or an ``action`` column: accept / none / new / undo); used from the next run on."""
+    from address_master.review import DecisionError, record_decisions
     from warehouse.storage import Warehouse
 
-    wh = Warehouse(root=str(warehouse))
-    rows = pl.read_csv(file, infer_schema=False)
-    if "address_id" not in rows.columns or not ({"address_key", "address_text"} & set(rows.columns)):
-        raise click.ClickException(f"{file}: need columns address_id and address_key or address_text")
-    key = pl.col("address_key") if "address_key" in rows.columns else normalize_address(pl.col("address_text"))
-    decisions = rows.select(key.alias("address_key"), pl.col("address_id").str.strip_chars()).filter(
-        pl.col("address_key").is_not_null() & pl.col("address_id").is_not_null() & (pl.col("address_id") != "")
-    )
-    known = read_base(wh).select("address_id")
-    unknown = decisions.join(known, on="address_id", how="anti")
-    if unknown.height:
-        raise click.ClickException(f"{unknown.height} decisions name address_ids not in the base, e.g. {unknown['address_id'][0]}")
-    decisions = decisions.with_columns(
-        pl.lit(reviewer).alias("decided_by"), pl.lit(datetime.now(timezone.utc)).dt.cast_time_unit("us").alias("decided_at")
-    )
-    wh.write(decisions, LAYER, *REVIEW_DECISIONS, mode="append")
-    click.echo(f"recorded {decisions.height:,} decisions; the next address_links run applies them")
+    rows = pl.read_csv(file, infer_schema=False, encoding="utf8-lossy")
+    rows = rows.rename({c: c.lstrip("\ufeff") for c in rows.columns})
+    if not ({"address_key", "address_text"} & set(rows.columns)) or not ({"address_id", "action"} & set(rows.columns)):
+        raise click.ClickException(f"{file}: need columns address_key or address_text, and address_id or action")
+    rows = rows.with_columns(pl.col("address_id").str.strip_chars() if "address_id" in rows.columns else pl.lit(None, pl.String).alias("address_id"))
+    blank = lambda c: pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")  # noqa: E731
+    if "action" not in rows.columns:
+        rows = rows.with_columns(pl.lit(None, pl.String).alias("action"))
+    # an address_id alone accepts it; a row left empty is not decided yet
+    rows = rows.with_columns(pl.when(blank("action") & ~blank("address_id")).then(pl.lit("accept")).otherwise(pl.col("action").str.strip_chars()).alias("action"))
+    rows = rows.filter(~blank("action"))
+    keep = [c for c in ("address_key", "address_text", "action", "address_id") if c in rows.columns]
+    try:
+        recorded = record_decisions(Warehouse(root=str(warehouse)), rows.select(keep), reviewer)
+    except DecisionError as err:
+        raise click.ClickException(f"{file}: {err}") from None
+    click.echo(f"recorded {recorded:,} decisions; the next address_links run applies them")
 
 
 @address.command("train")

@@ -38,7 +38,7 @@ def tokens() -> None:
 @warehouse_option
 @click.option("--level", required=True, type=click.Choice(["province", "city", "district", "street", "community"]))
 @click.option("--code", required=True, help="the division's code (2, 4, 6, 9 or 12 digits by level)")
-@click.option("--role", required=True, help="caseworker (社区工作者) or analyst (统计分析)")
+@click.option("--role", required=True, help="caseworker (社区工作者: names, door to door), analyst (统计分析: masked), officer (数据专员: quality report and review decisions)")
 @click.option("--days", default=90, show_default=True, type=int, help="days until it expires")
 @click.option("--label", default="", help="who or what it is for (shown in `tokens list`)")
 def tokens_issue(warehouse: str, level: str, code: str, role: str, days: int, label: str) -> None:

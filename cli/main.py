@@ -300,17 +300,30 @@ def quality() -> None:
 @warehouse_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA / "reports", show_default=True)
 @click.option("--run", "run_id", default=None, help="the run to report (default: the latest run whose gates decided)")
-def quality_report(warehouse: str, out: Path, run_id: str | None) -> None:
-    """Write the HTML quality report of a run from its stored facts and print its path."""
+@click.option("--xlsx", is_flag=True, help="also write the report's tables as quality_<run>.xlsx (Chinese headers)")
+def quality_report(warehouse: str, out: Path, run_id: str | None, xlsx: bool) -> None:
+    """Write a run's quality report as the run left it (its stored facts) and print its path.
+
+    A run that never stored its facts (written before they were kept) gets them collected now, once."""
+    from address_master.links import locate_texts
     from quality.gate import PUBLISHES
-    from quality.report import write_report
+    from quality.report import collect_facts, keep_facts, stored_facts, write_html, write_xlsx
 
     wh = open_warehouse(warehouse)
     decided = wh.read(*PUBLISHES)
     if decided.height == 0:
         raise click.ClickException(f"no gate outcomes in {warehouse}: run the curated assets first (make demo)")
     run_id = run_id or decided.sort("decided_at")["run_id"][-1]
-    click.echo(write_report(wh, run_id, out).absolute())
+    if run_id not in set(decided["run_id"].to_list()):
+        raise click.ClickException(f"no run '{run_id}' in {warehouse}")
+    facts = stored_facts(wh, run_id)
+    if facts is None:
+        facts = collect_facts(wh, run_id, locate_texts)
+        keep_facts(wh, facts)
+    latest = run_id == decided.sort("decided_at")["run_id"][-1]
+    click.echo(write_html(facts, out, latest=latest).absolute())
+    if xlsx:
+        click.echo(write_xlsx(facts, out / f"quality_{run_id}.xlsx").absolute())
 
 
 @quality.command("dictionary")

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from quality.suites import RESULT_SCHEMA, Suite
+from quality.suites import RESULT_SCHEMA, Suite, offending_rows
 from warehouse.storage import Warehouse
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network here: never wait on analytics
@@ -80,6 +80,36 @@ def distinct_values_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(padded)
 
 
+def violated(expectation_type: str, kwargs: dict) -> pl.Expr | None:
+    """The rows a per-value rule fails on, as a polars expression (None for rules over the whole
+    column or table): GX reports how many and a few values, this finds the rows themselves."""
+    column = kwargs.get("column")
+    if column is None:
+        return None
+    value = pl.col(column)
+    if expectation_type == "expect_column_values_to_not_be_null":
+        return value.is_null()
+    if expectation_type == "expect_column_values_to_be_in_set":
+        return value.is_not_null() & ~value.is_in(list(kwargs["value_set"]))
+    if expectation_type == "expect_column_values_to_be_between":
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        outside = pl.lit(False)
+        outside = outside | (value < low) if low is not None else outside
+        outside = outside | (value > high) if high is not None else outside
+        return value.is_not_null() & outside
+    if expectation_type == "expect_column_values_to_match_regex":
+        return value.is_not_null() & ~value.cast(pl.String).str.contains(kwargs["regex"])
+    return None
+
+
+def _offending(suite: Suite, config) -> str:
+    rule = violated(config.type, config.kwargs)
+    if rule is None or config.kwargs["column"] not in suite.frame.columns:
+        return "[]"
+    value_column = (config.meta or {}).get("value_column") or config.kwargs["column"]
+    return offending_rows(suite.frame.filter(rule), value_column, suite.locators)
+
+
 def run_suite(suite: Suite, run_id: str, batch_id: str | None = None) -> pl.DataFrame:
     """Validate ``suite.frame``; one result row per expectation (see :data:`RESULT_SCHEMA`).
 
@@ -113,6 +143,7 @@ def run_suite(suite: Suite, run_id: str, batch_id: str | None = None) -> pl.Data
                 "unexpected_percent": result.get("unexpected_percent"),
                 "examples": json.dumps(result.get("partial_unexpected_list", [])[:5], ensure_ascii=False, default=str),
                 "validated_at": now,
+                "offending": "[]" if res.success else _offending(suite, config),
             }
         )
     return pl.DataFrame(rows, schema=RESULT_SCHEMA)

@@ -38,7 +38,9 @@ RESULT_SCHEMA = {
     "run_id": pl.String, "suite": pl.String, "batch_id": pl.String, "expectation": pl.String, "column": pl.String, "rule": pl.String,
     "success": pl.Boolean, "observed_value": pl.String, "element_count": pl.Int64, "unexpected_count": pl.Int64,
     "unexpected_percent": pl.Float64, "examples": pl.String, "validated_at": pl.Datetime("us", "UTC"),
+    "offending": pl.String,  # JSON: up to 5 failing rows, each the value and where it came from (system, file, row / key)
 }
+SILVER_LOCATORS = ("source_system", "source_file", "source_row", "batch_id")
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Suite:
     name: str
     frame: pl.DataFrame  # the rows to validate, with flag columns added
     expectations: list
+    locators: tuple[str, ...] = SILVER_LOCATORS  # columns that say where a failing row is (file and row, or the key)
 
 
 def _flag(expr: pl.Expr, present: pl.Expr) -> pl.Expr:
@@ -74,13 +77,13 @@ def silver_suite(spec: SourceSpec, batch: pl.DataFrame, quarantined: int) -> Sui
             exp.append(E.ExpectColumnValuesToNotBeNull(column=field))
         if kind == "id_number" and f"{field}_valid" in frame.columns:
             frame = frame.with_columns(_flag(pl.col(f"{field}_valid"), pl.col(field).is_not_null()).alias(f"_{field}_valid"))
-            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{field}_valid", value_set=[True], mostly=SILVER_ID_VALID, meta={"rule": "ID checksum (GB 11643)"}))
+            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{field}_valid", value_set=[True], mostly=SILVER_ID_VALID, meta={"rule": "ID checksum (GB 11643)", "value_column": field}))
         if kind == "credit_code" and f"{field}_valid" in frame.columns:
             frame = frame.with_columns(_flag(pl.col(f"{field}_valid"), pl.col(field).is_not_null()).alias(f"_{field}_valid"))
-            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{field}_valid", value_set=[True], mostly=0.98, meta={"rule": "credit code checksum (GB 32100)"}))
+            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{field}_valid", value_set=[True], mostly=0.98, meta={"rule": "credit code checksum (GB 32100)", "value_column": field}))
         if kind == "division_code":
             frame = frame.with_columns(_flag(pl.col(field).is_in(divisions()["code"].implode()), pl.col(field).is_not_null()).alias(f"_{field}_known"))
-            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{field}_known", value_set=[True], meta={"rule": "division code in the Zhejiang table"}))
+            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{field}_known", value_set=[True], meta={"rule": "division code in the division table", "value_column": field}))
         if kind == "sex":
             exp.append(E.ExpectColumnValuesToBeInSet(column=field, value_set=["男", "女"]))
         if field == "age":
@@ -121,14 +124,14 @@ def gold_row_suite(spec: TableSpec, rows: pl.DataFrame, address_ids: pl.Series |
             _flag(pl.col("community_code").is_in(_known_codes(12).implode()), pl.col("community_code").is_not_null()).alias("_community_known"),
             _flag(pl.col("district_code").is_in(_known_codes(6).implode()), pl.col("district_code").is_not_null()).alias("_district_known"),
         )
-        exp.append(E.ExpectColumnValuesToBeInSet(column="_community_known", value_set=[True], meta={"rule": "community code in the Zhejiang table"}))
-        exp.append(E.ExpectColumnValuesToBeInSet(column="_district_known", value_set=[True], meta={"rule": "district code in the Zhejiang table"}))
+        exp.append(E.ExpectColumnValuesToBeInSet(column="_community_known", value_set=[True], meta={"rule": "community code in the division table", "value_column": "community_code"}))
+        exp.append(E.ExpectColumnValuesToBeInSet(column="_district_known", value_set=[True], meta={"rule": "district code in the division table", "value_column": "district_code"}))
     for col, rules in spec.rules.items():
         if col not in frame.columns:
             continue
         if rules.get("valid_id") == 1.0:
             frame = frame.with_columns(_flag(id_valid_expr(pl.col(col)), pl.col(col).is_not_null()).alias(f"_{col}_valid"))
-            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{col}_valid", value_set=[True], meta={"rule": "ID checksum (GB 11643)"}))
+            exp.append(E.ExpectColumnValuesToBeInSet(column=f"_{col}_valid", value_set=[True], meta={"rule": "ID checksum (GB 11643)", "value_column": col}))
         if "between" in rules:
             low, high = rules["between"]
             exp.append(E.ExpectColumnValuesToBeBetween(column=col, min_value=low, max_value=high))
@@ -136,11 +139,22 @@ def gold_row_suite(spec: TableSpec, rows: pl.DataFrame, address_ids: pl.Series |
             exp.append(E.ExpectColumnValuesToBeInSet(column=col, value_set=rules["in_set"]))
     if "address_id" in frame.columns and address_ids is not None:
         frame = frame.with_columns(_flag(pl.col("address_id").is_in(address_ids.implode()), pl.col("address_id").is_not_null()).alias("_address_known"))
-        exp.append(E.ExpectColumnValuesToBeInSet(column="_address_known", value_set=[True], meta={"rule": "address_id exists in the address base"}))
+        exp.append(E.ExpectColumnValuesToBeInSet(column="_address_known", value_set=[True], meta={"rule": "address_id exists in the address base", "value_column": "address_id"}))
     if "person_id" in frame.columns and person_ids is not None and spec.name != "persons":
         frame = frame.with_columns(_flag(pl.col("person_id").is_in(person_ids.implode()), pl.col("person_id").is_not_null()).alias("_person_known"))
-        exp.append(E.ExpectColumnValuesToBeInSet(column="_person_known", value_set=[True], meta={"rule": "person_id exists in golden persons"}))
-    return Suite(f"gold.{spec.name}", frame, exp)
+        exp.append(E.ExpectColumnValuesToBeInSet(column="_person_known", value_set=[True], meta={"rule": "person_id exists in golden persons", "value_column": "person_id"}))
+    return Suite(f"gold.{spec.name}", frame, exp, locators=tuple(dict.fromkeys((*spec.keys, *(c for c in spec.lineage if c in frame.columns)))))
+
+
+def offending_rows(bad: pl.DataFrame, value_column: str, locators: tuple[str, ...] | list[str], limit: int = 5) -> str:
+    """Up to ``limit`` failing rows as JSON: ``value`` (the value that broke the rule) and the
+    columns saying where the row is (system, file and row; or the table's key) — what a data
+    officer needs to find and fix it."""
+    if bad.height == 0 or value_column not in bad.columns:
+        return "[]"
+    where = [c for c in locators if c in bad.columns and c != value_column]
+    shown = bad.head(limit).select(pl.col(value_column).cast(pl.String).alias("value"), *[pl.col(c).cast(pl.String) for c in where])
+    return json.dumps(shown.to_dicts(), ensure_ascii=False)
 
 
 def _share_rules(spec: TableSpec, columns: list[str]) -> list[tuple[str, str, pl.Expr, float]]:
@@ -170,13 +184,15 @@ def gold_table_rules(spec: TableSpec, table: pl.DataFrame, run_id: str, addition
     keys = list(spec.keys)
     duplicated = int(table.select(pl.struct(keys).is_duplicated().sum()).item()) if table.height else 0
     rows = [
-        ("table.not_empty", "", "the table has rows", additions_only or table.height > 0, table.height, 0, []),
-        ("table.unique_keys", ",".join(keys), "one row per key", duplicated == 0, table.height, duplicated, []),
+        ("table.not_empty", "", "the table has rows", additions_only or table.height > 0, table.height, 0, [], "[]"),
+        ("table.unique_keys", ",".join(keys), "one row per key", duplicated == 0, table.height, duplicated, [],
+         offending_rows(table.filter(pl.struct(keys).is_duplicated()) if duplicated else table.clear(), keys[0], keys)),
     ]
     for rule, col, truth, minimum in _share_rules(spec, table.columns):
         bad = table.filter(~truth)
         share = 1 - bad.height / table.height if table.height else 1.0
-        rows.append(("table.share_at_least", col, f"{rule} (≥ {minimum:.0%})", share >= minimum, table.height, bad.height, bad[col].head(5).to_list()))
+        rows.append(("table.share_at_least", col, f"{rule} (≥ {minimum:.0%})", share >= minimum, table.height, bad.height, bad[col].head(5).to_list(),
+                     offending_rows(bad, col, keys)))
     now = datetime.now(timezone.utc)
     return pl.DataFrame(
         [
@@ -184,9 +200,9 @@ def gold_table_rules(spec: TableSpec, table: pl.DataFrame, run_id: str, addition
                 "run_id": run_id, "suite": f"gold.{spec.name}", "batch_id": None, "expectation": name, "column": col, "rule": rule,
                 "success": ok, "observed_value": None, "element_count": n, "unexpected_count": bad,
                 "unexpected_percent": 100 * bad / n if n else 0.0, "examples": json.dumps([str(v) for v in examples], ensure_ascii=False),
-                "validated_at": now,
+                "validated_at": now, "offending": offending,
             }
-            for name, col, rule, ok, n, bad, examples in rows
+            for name, col, rule, ok, n, bad, examples, offending in rows
         ],
         schema=RESULT_SCHEMA,
     )

@@ -190,7 +190,12 @@ def test_review_export_and_apply_round_trip(district, tmp_path):
     export = tmp_path / "queue.csv"
     result = runner.invoke(main, ["address", "review", "export", str(export), "--warehouse", str(wh_root)])
     assert result.exit_code == 0, result.output
-    sheet = pl.read_csv(export, infer_schema=False).with_columns(pl.lit(row["address_id"]).alias("address_id"))
+    sheet = pl.read_csv(export, infer_schema=False)
+    assert sheet["address_id"].fill_null("").str.strip_chars().eq("").all()  # nothing pre-filled: an untouched row decides nothing
+    assert row["address_id"] in sheet.select(pl.col("^candidate_.*_address_id$")).row(0)  # the candidates with their ids
+    untouched = runner.invoke(main, ["address", "review", "apply", str(export), "--warehouse", str(wh_root)])
+    assert untouched.exit_code == 0 and "recorded 0 decisions" in untouched.output
+    sheet = sheet.with_columns(pl.lit(row["address_id"]).alias("address_id"))
     sheet.write_csv(export)
     applied = runner.invoke(main, ["address", "review", "apply", str(export), "--warehouse", str(wh_root)])
     assert applied.exit_code == 0, applied.output

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import polars as pl
 import pytest
 
-from pipelines.ids import ID_CHECK_CHARS
+from pipelines.ids import ID_CHECK_CHARS, id_valid_expr
 from pipelines.quarantine import export_quarantine, list_quarantine, replay, withdraw_batch
 from pipelines.sources import feeders
 from quality.gate import APP_ID, publish_staged
@@ -148,8 +149,27 @@ def test_one_failing_gate_holds_back_its_tables_alone_then_a_fix_publishes(lake,
     after = _versions(wh)
     for name in blocked:
         assert after[name] == before[name], name
-    report = (base / "reports" / f"quality_{result.run_id}.html").read_text(encoding="utf-8")
-    assert "ID checksum (GB 11643)" in report and "FAILED" in report
+    written = base / "reports" / f"quality_{result.run_id}.html"
+    report = written.read_text(encoding="utf-8")
+    assert "身份证号校验位正确（GB 11643）" in report and "未通过" in report and "FAILED" not in report
+    # what to fix: the offending values (masked) with system, file and row — and that row of the file is the broken one
+    located = re.findall(r"值 (\d{6}\*+[0-9X]{4}) · 公安 户籍 · 文件 gongan_hjrk_20261106\.csv · 第 (\d+) 行", report)
+    assert located, "no offending value with its file and row in the report"
+    lines = (landing / "gongan" / "gongan_hjrk_20261106.csv").read_bytes().decode("gbk").splitlines()
+    for shown, row in located:  # 第 n 行 counts lines as an editor does: the header is line 1
+        id_number = lines[int(row) - 1].split(",")[2]
+        assert not pl.select(id_valid_expr(pl.lit(id_number))).item() and shown[:6] == id_number[:6] and shown[-4:] == id_number[-4:], (row, id_number)
+    # `quality report` rewrites the run's report from what the run stored: the same page, not today's facts
+    written.unlink()
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    again = CliRunner().invoke(main, ["quality", "report", "--warehouse", str(base / "wh"), "--out", str(base / "reports"), "--run", result.run_id, "--xlsx"])
+    assert again.exit_code == 0, again.output
+    assert written.read_text(encoding="utf-8") == report
+    sheets = pl.read_excel(base / "reports" / f"quality_{result.run_id}.xlsx", sheet_id=0)
+    assert {"检查对象", "规则", "字段", "问题值及位置"} <= set(sheets["未通过的规则"].columns)
     failed = wh.read("quality", "results", "expectations").filter((pl.col("run_id") == result.run_id) & ~pl.col("success"))
     assert set(failed["suite"]) >= {"silver.gongan", "silver.qixiang"}
 
