@@ -17,7 +17,7 @@ export ENTERONCE_REPORTS ?= data/reports
 export ENTERONCE_WEBHOOK_URL ?=
 export ENTERONCE_NODES ?= data/nodes.yaml
 
-.PHONY: install lint demo test ui serve bench bench-run bench-sync bench-api bench-roster bench-address bench-persons clean
+.PHONY: install lint demo test ui serve screenshots bench bench-run bench-sync bench-api bench-roster bench-address bench-persons clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -q -n 2
+
+# docs/screenshots/*.png of every workbench page, from the demo lake (after `make demo`)
+screenshots: install
+	bash scripts/debian-packages.sh --fonts
+	$(BIN)/python scripts/screenshots.py --warehouse $(ENTERONCE_WAREHOUSE)
 
 ui: install
 	$(BIN)/dagster dev

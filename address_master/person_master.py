@@ -16,7 +16,8 @@ normal day brings a few thousand new records, so an update
    living alone) for everyone, and rebuilds households.
 
 A full resolve runs when there is nothing stored yet, when the address links or the authority
-order changed (every record's place or every survivor may differ), or when asked for
+order changed (every record's place or every survivor may differ), when data officers' review
+decisions changed (:mod:`address_master.person_review`), or when asked for
 (``enteronce persons rebuild``, or the asset's ``full_resolve`` config): existing records are then
 free to move between people, which an update never does.
 """
@@ -30,7 +31,8 @@ import polars as pl
 
 from address_master.golden import derive_flags, households, survivors
 from address_master.person_records import authority, collect_person_records, person_systems
-from address_master.persons import prepare_records, resolve_persons
+from address_master.person_review import decisions_in_force, read_queue, review_signature, write_queue
+from address_master.persons import prepare_records, resolve_with_review
 from address_master.store import LAYER
 from pipelines.ingest import processed_batches
 from pipelines.sources.spec import SourceSpec
@@ -63,6 +65,7 @@ def _state(wh: Warehouse, specs: dict[str, SourceSpec]) -> dict[str, str]:
     return {
         "links": ",".join(f"{k}={v}" for k, v in links.row(0, named=True).items()) if links.height else "none",
         "authority": ",".join(authority(specs)),
+        "review": review_signature(wh),
     }
 
 
@@ -89,6 +92,8 @@ def update_person_master(wh: Warehouse, specs: dict[str, SourceSpec], full: bool
         return _full(wh, specs, state, "the address links were rebuilt (new base or review decisions)")
     if stored["authority"][0] != state["authority"]:
         return _full(wh, specs, state, "the systems' authority order changed")
+    if "review" not in stored.columns or stored["review"][0] != state["review"]:
+        return _full(wh, specs, state, "data officers' review decisions changed")
     silver = _batches(wh, systems)
     resolved = wh.scan(*PERSON_RECORDS).select("source", "batch_id").unique().collect()
     new = silver.join(resolved, on=["source", "batch_id"], how="anti")
@@ -111,11 +116,12 @@ def _full(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, str], re
     state = {**state, "epoch": datetime.now(timezone.utc).isoformat()}
     records = collect_person_records(wh, specs)
     prepared = prepare_records(records)
-    resolved = resolve_persons(records, prepared)
+    resolved, queue = resolve_with_review(records, prepared, decisions_in_force(wh))
     links = records.select("record_id", "source", "role", "batch_id", "source_row").join(resolved, on="record_id")
     golden = derive_flags(survivors(prepared, links, authority(specs)))
     homes = households(golden)
     _write_all(wh, links, prepared, golden, homes, state)
+    write_queue(wh, queue)
     return PersonMasterUpdate("full", reason, resolved=records.height, persons_touched=golden.height, persons=golden.height, households=homes.height, rules=_rules(links))
 
 
@@ -146,7 +152,7 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
     known = wh.scan(*PERSON_RECORDS).join(members.select("record_id").lazy(), on="record_id", how="semi").collect()
     neighbourhood = pl.concat([known, prepared], how="diagonal_relaxed").sort("record_id")
     neighbourhood = neighbourhood.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"))
-    placed = resolve_persons(neighbourhood, neighbourhood)
+    placed, near = resolve_with_review(neighbourhood, neighbourhood, decisions_in_force(wh))
     new_links = records.select("record_id", "source", "role", "batch_id", "source_row").join(placed, on="record_id")
     # the new records may change the answer for known ones in their neighbourhood (a new record
     # with a known ID and the name its other records lacked): those move as a full resolve would
@@ -178,6 +184,13 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
     wh.write(golden, *GOLDEN, mode="overwrite")
     wh.write(homes, *HOUSEHOLDS, mode="overwrite")
     wh.write(pl.DataFrame([state]), *STATE, mode="overwrite", schema_mode="overwrite")
+    # the queue: new and moved records as this neighbourhood sees them; the records of gone
+    # batches leave it; every other record keeps what the resolve that placed it found
+    redone = pl.concat([new_links.select("record_id"), moved.select("record_id")])
+    write_queue(wh, pl.concat([
+        read_queue(wh).join(gone_links.select("record_id"), on="record_id", how="anti").join(redone, on="record_id", how="anti"),
+        near.join(redone, on="record_id", how="semi"),
+    ], how="vertical_relaxed"))
     return PersonMasterUpdate(
         "incremental", f"{records.height} new records in {new.height} batches, {gone_links.height} records of {gone.height} gone batches, {moved.height} known records moved",
         resolved=records.height, removed=gone_links.height, neighbourhood=known.height, persons_touched=touched.height,

@@ -44,6 +44,10 @@ WEIGHTS = {
 }
 ACCEPT = 10.0
 MARGIN = 3.0
+# a record no rule placed whose best candidate scores at least this goes to the data officers'
+# review queue (name + birth with a one-character difference, name + building, twins' birth + room)
+REVIEW_FLOOR = 7.0
+REVIEW_CANDIDATES = 3
 NAME_SIMILAR = 0.6
 # an ID (or its first 17 digits) places a record only if its name is more than half the same as
 # the ID's own name (or sounds the same): 张明 / 张伟 share a surname and exactly half — relatives
@@ -166,7 +170,9 @@ def _people(rec: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
     ).unique()
 
 
-def _fuzzy_rule(rec: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+def _fuzzy_rule(rec: pl.DataFrame, people: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Records placed by weighted evidence (_r, anchor, rule, score), and for the records left
+    unplaced their best candidates scoring at least REVIEW_FLOOR (_r, anchor, evidence)."""
     cols = ["name_key", "pinyin_key", "birth", "sex_norm", "room_key", "building_key"]
     left = rec.select("_r", *cols)
     blocks = [["name_key", "birth"], ["pinyin_key", "birth"], ["name_key", "room_key"], ["name_key", "building_key"], ["birth", "room_key"]]
@@ -183,7 +189,8 @@ def _fuzzy_rule(rec: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
         ]
     ).unique(["_r", "anchor", "name_key_p", "birth_p", "room_key_p", "building_key_p"])
     if pairs.height == 0:
-        return pl.DataFrame(schema={"_r": pl.UInt32, "anchor": pl.String, "rule": pl.String, "score": pl.Float64})
+        return (pl.DataFrame(schema={"_r": pl.UInt32, "anchor": pl.String, "rule": pl.String, "score": pl.Float64}),
+                pl.DataFrame(schema={"_r": pl.UInt32, "anchor": pl.String, "evidence": pl.Float64}))
     sim = process.cpdist(pairs["name_key_rec"].fill_null("").to_list(), pairs["name_key_p"].fill_null("").to_list(), scorer=fuzz.ratio, workers=-1) / 100
     pairs = pairs.with_columns(pl.Series("_sim", sim, dtype=pl.Float64))
     w = WEIGHTS
@@ -210,7 +217,9 @@ def _fuzzy_rule(rec: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
     chosen = ranked.filter(
         (pl.col("_rank") == 0) & (pl.col("score") >= ACCEPT) & (pl.col("_runner_up").is_null() | (pl.col("score") - pl.col("_runner_up") >= MARGIN))
     )
-    return chosen.select("_r", "anchor", pl.lit("fuzzy").alias("rule"), (pl.col("score") / 25).clip(0, 1).alias("score"))
+    near = ranked.join(chosen, on="_r", how="anti").filter((pl.col("_rank") < REVIEW_CANDIDATES) & (pl.col("score") >= REVIEW_FLOOR))
+    return (chosen.select("_r", "anchor", pl.lit("fuzzy").alias("rule"), (pl.col("score") / 25).clip(0, 1).alias("score")),
+            near.select("_r", "anchor", pl.col("score").alias("evidence")))
 
 
 def _new_people(rec: pl.DataFrame) -> pl.DataFrame:
@@ -225,12 +234,28 @@ def _new_people(rec: pl.DataFrame) -> pl.DataFrame:
     return rec.select("_r", anchor.alias("anchor"), pl.lit("new").alias("rule"), pl.lit(0.5).alias("score"))
 
 
-def resolve_persons(records: pl.DataFrame, prepared: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Resolve person records (``RECORD_COLUMNS``) → one row per record, in input order:
-    record_id, person_id, rule (id | id_first17 | fuzzy | new), score.
+def record_key_expr() -> pl.Expr:
+    """What a review decision is kept by: the system and the record's ID, name and birth as
+    compared — the same row in a later delivery (a new batch, a new record id) keeps its decision."""
+    return pl.concat_str([pl.col("source"), *[pl.col(c).cast(pl.String).fill_null("") for c in ("id18", "name_key", "birth")]], separator="|")
 
-    ``prepared``: ``prepare_records(records)`` when the caller has it already."""
+
+def resolve_persons(records: pl.DataFrame, prepared: pl.DataFrame | None = None, decisions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Resolve person records (``RECORD_COLUMNS``) → one row per record, in input order:
+    record_id, person_id, rule (id | id_first17 | fuzzy | new | review), score.
+
+    ``prepared``: ``prepare_records(records)`` when the caller has it already. ``decisions``: data
+    officers' decisions in force (record_key, action, person_id): ``same`` puts the record with
+    that person (rule ``review``)."""
+    return resolve_with_review(records, prepared, decisions)[0]
+
+
+def resolve_with_review(records: pl.DataFrame, prepared: pl.DataFrame | None = None, decisions: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`resolve_persons`, and the review queue: for each record left a person of its own
+    whose best candidates score at least ``REVIEW_FLOOR`` (and no decision was made on it),
+    record_id, record_key, person_id (its own), candidate_person_id, evidence (log-odds), rank."""
     rec = prepared if prepared is not None else prepare_records(records)
+    rec = rec.with_columns(record_key_expr().alias("record_key"))
     placed = _id_rule(rec)
     placed = pl.concat([placed, _first17_rule(rec, placed)])
     rest = rec.join(placed, on="_r", how="anti")
@@ -239,14 +264,29 @@ def resolve_persons(records: pl.DataFrame, prepared: pl.DataFrame | None = None)
         pl.when(pl.col("id_valid")).then(pl.col("birth_given")).otherwise(pl.col("birth")).alias("birth"),
         pl.when(pl.col("id_valid")).then(pl.col("sex_given")).otherwise(pl.col("sex_norm")).alias("sex_norm"),
     )
-    fuzzy = _fuzzy_rule(rest, _people(rec, placed))
+    fuzzy, near = _fuzzy_rule(rest, _people(rec, placed))
     placed = pl.concat([placed, fuzzy])
     rest = rest.join(fuzzy, on="_r", how="anti")
     placed = pl.concat([placed, _new_people(rest)])
     anchors = placed.select("anchor").unique().sort("anchor")
     anchors = anchors.with_columns(stable_ids("P", anchors["anchor"]).alias("person_id"))
-    out = rec.select("_r", "record_id").join(placed.join(anchors, on="anchor"), on="_r", how="left").sort("_r")
-    return out.select("record_id", "person_id", "rule", pl.col("score").round(3))
+    out = rec.select("_r", "record_id", "record_key").join(placed.join(anchors, on="anchor"), on="_r", how="left").sort("_r")
+    decided = pl.DataFrame(schema={"record_key": pl.String, "action": pl.String, "person_id": pl.String}) if decisions is None else decisions.select("record_key", "action", "person_id")
+    same = decided.filter(pl.col("action") == "same").select("record_key", pl.col("person_id").alias("_decided"))
+    out = out.join(same, on="record_key", how="left").with_columns(
+        pl.coalesce("_decided", "person_id").alias("person_id"),
+        pl.when(pl.col("_decided").is_not_null()).then(pl.lit("review")).otherwise(pl.col("rule")).alias("rule"),
+        pl.when(pl.col("_decided").is_not_null()).then(pl.lit(1.0)).otherwise(pl.col("score")).alias("score"),
+    )
+    near = near.with_columns(stable_ids("P", near["anchor"]).alias("candidate_person_id"))
+    queue = (
+        near.join(out.select("_r", "record_id", "record_key", "person_id"), on="_r")
+        .join(decided, on="record_key", how="anti")
+        .sort(["_r", "evidence", "candidate_person_id"], descending=[False, True, False])
+        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("_r").alias("rank"))
+        .select("record_id", "record_key", "person_id", "candidate_person_id", pl.col("evidence").round(2), "rank")
+    )
+    return out.select("record_id", "person_id", "rule", pl.col("score").round(3)), queue
 
 
 def pairwise_scores(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
@@ -276,4 +316,4 @@ def place_keys_from_text(addresses: pl.Series) -> pl.DataFrame:
     return frame.join(keys, on="a", how="left", nulls_equal=True, maintain_order="left").select("room_key", "building_key")
 
 
-__all__ = ["resolve_persons", "prepare_records", "pairwise_scores", "place_keys_from_text", "stable_ids", "WEIGHTS", "ACCEPT", "MARGIN"]
+__all__ = ["resolve_persons", "resolve_with_review", "record_key_expr", "REVIEW_FLOOR", "prepare_records", "pairwise_scores", "place_keys_from_text", "stable_ids", "WEIGHTS", "ACCEPT", "MARGIN"]

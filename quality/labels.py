@@ -43,6 +43,7 @@ ADDRESS_DECISIONS: dict[str, str] = {
     "accept": "已匹配", "review": "待复核", "reject": "未匹配", "no_candidate": "无候选", "new_address": "新地址（待入库）",
 }
 REVIEW_ACTIONS: dict[str, str] = {"accept": "采纳候选", "none": "均不是", "new": "新地址", "undo": "撤销"}
+PERSON_ACTIONS: dict[str, str] = {"same": "是同一人", "different": "不是同一人", "undo": "撤销"}
 
 
 def rule_label(rule: str | None, expectation: str | None) -> str:
@@ -74,4 +75,4 @@ def short_run(run_id: str) -> str:
     return run_id.split("-")[0][:8]
 
 
-__all__ = ["ADDRESS_DECISIONS", "BEIJING", "EXPECTATIONS", "REVIEW_ACTIONS", "RULES", "beijing", "rule_label", "short_run", "yes_no"]
+__all__ = ["ADDRESS_DECISIONS", "BEIJING", "EXPECTATIONS", "PERSON_ACTIONS", "REVIEW_ACTIONS", "RULES", "beijing", "rule_label", "short_run", "yes_no"]

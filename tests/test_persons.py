@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from address_master.persons import pairwise_scores, resolve_persons
+from address_master.persons import pairwise_scores, resolve_persons, resolve_with_review
 
 ENTERONCE = str(Path(sys.executable).parent / "enteronce")
 
@@ -34,6 +34,30 @@ def _resolve(rows: list[tuple]) -> dict[str, str]:
     out = resolve_persons(frame)
     assert out["record_id"].to_list() == frame["record_id"].to_list()  # input order kept
     return dict(zip(out["record_id"].to_list(), out["person_id"].to_list()))
+
+
+def test_a_near_miss_is_queued_for_review_and_a_decision_places_it():
+    frame = pl.DataFrame([
+        ("a", "gongan", "张小明", vid("33010219510805092"), "1951-08-05", "女", "r2", "b1"),
+        ("c", "renshe", "张小明", None, None, None, "r1", "b1"),  # same name, same building, another room: 9 < 10
+        ("d", "minzheng", "王五", None, None, None, None, None),  # nobody close: not queued
+    ], schema={c: pl.String for c in COLUMNS}, orient="row")
+    out, queue = resolve_with_review(frame)
+    assert out.filter(pl.col("record_id") == "c")["rule"][0] == "new"
+    assert queue["record_id"].to_list() == ["c"]
+    item = queue.row(0, named=True)
+    known = out.filter(pl.col("record_id") == "a")["person_id"][0]
+    assert item["candidate_person_id"] == known and item["person_id"] != known and item["rank"] == 1
+    same = pl.DataFrame({"record_key": [item["record_key"]], "action": ["same"], "person_id": [known]})
+    out, queue = resolve_with_review(frame, decisions=same)
+    assert out.filter(pl.col("record_id") == "c").select("person_id", "rule").row(0) == (known, "review")
+    assert queue.height == 0
+    apart = same.with_columns(pl.lit("different").alias("action"))
+    out, queue = resolve_with_review(frame, decisions=apart)
+    assert out.filter(pl.col("record_id") == "c")["person_id"][0] == item["person_id"] and queue.height == 0
+    # the same row in a later delivery (another record id) keeps the decision
+    later = frame.with_columns(pl.col("record_id").replace({"c": "c2"}))
+    assert resolve_persons(later, decisions=same).filter(pl.col("record_id") == "c2")["person_id"][0] == known
 
 
 def test_same_valid_id_is_one_person_whatever_the_spelling():

@@ -18,6 +18,7 @@ import httpx
 import polars as pl
 import pytest
 
+from address_master import person_review
 from address_master.review import decision_log, decisions_in_force, open_queue
 from api.server import start
 from api.tokens import issue_token
@@ -54,11 +55,33 @@ def _plant_review_texts(district: Path, landing: Path) -> list[str]:
     return texts
 
 
+def _plant_uncertain_persons(landing: Path, count: int = 2) -> list[int]:
+    """人社 rows with the ID left blank and another resident's flat as the address: name, birth and
+    sex still point at a known person, the room says otherwise — too little to merge, too much to
+    ignore. Returns their line numbers (1-based, as the lineage counts them)."""
+    source = next((landing / "renshe").glob("*.jsonl"))
+    lines = source.read_text(encoding="utf-8").splitlines()
+    parsed = {}
+    for n, line in enumerate(lines):
+        try:
+            parsed[n] = json.loads(line)
+        except ValueError:
+            continue
+    usable = [n for n, r in parsed.items() if n >= 10 and r.get("xm") and r.get("csrq") and r.get("jzdz") and r.get("sfzh")]
+    rows = []
+    for n, elsewhere in zip(usable[:count], usable[-count:]):
+        rows.append(n + 1)
+        lines[n] = json.dumps({**parsed[n], "sfzh": "", "jzdz": parsed[elsewhere]["jzdz"]}, ensure_ascii=False)
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return rows
+
+
 @pytest.fixture(scope="module")
 def lake(district, tmp_path_factory):
     base = tmp_path_factory.mktemp("workbench")
     shutil.copytree(district / "landing", base / "landing")
     planted = _plant_review_texts(district, base / "landing")
+    uncertain = _plant_uncertain_persons(base / "landing")
     assert materialize_all(base / "landing", base / "wh", base).success
     wh = Warehouse(str(base / "wh"))
     persons = wh.read("gold", "curated", "persons").filter(pl.col("community_code").is_not_null())
@@ -69,7 +92,7 @@ def lake(district, tmp_path_factory):
         "a": issue_token(wh, "community", a, "caseworker", label="李社工")[1],
         "b": issue_token(wh, "community", b, "caseworker")[1],
     }
-    return {"wh": wh, "base": base, "a": a, "b": b, "district": a[:6], "tokens": tokens, "planted": planted}
+    return {"wh": wh, "base": base, "a": a, "b": b, "district": a[:6], "tokens": tokens, "planted": planted, "uncertain": uncertain}
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +177,7 @@ def test_every_page_loads_offline_with_no_failed_request(lake, visit):
     wh = lake["wh"]
     building = wh.read("gold", "curated", "persons").filter(pl.col("community_code") == lake["a"])["building_id"].drop_nulls()[0]
     for path in (f"/wb/cockpit/{lake['a'][:9]}", f"/wb/cockpit/{lake['a']}", f"/wb/building/{building}", "/wb/quality",
-                 "/wb/quarantine?system=gongan", "/wb/review/addresses", "/wb/review/decisions"):
+                 "/wb/quarantine?system=gongan", "/wb/review/addresses", "/wb/review/persons", "/wb/review/decisions"):
         response = tab.page.goto(f"{tab.server}{path}")
         assert response.status == 200, path
         assert tab.page.locator("link[rel=stylesheet]").count() == 1
@@ -210,9 +233,19 @@ def test_a_community_token_sees_only_its_community(lake, visit, server):
     for key in tab.page.locator(".item").evaluate_all("items => items.map(i => i.dataset.key)"):
         candidates = open_queue(wh).filter(pl.col("address_key") == key)["candidates"][0]
         assert base.filter(pl.col("address_id").is_in([c["address_id"] for c in candidates]))["community_code"].str.starts_with(own).any()
+    # the person queue: only records (and candidates) living in the community
+    tab.open("/wb/review/persons")
+    assert tab.page.locator("button[value=same]").count() == 0
+    where = persons.select("person_id", "community_code")
+    for key in tab.page.locator(".item").evaluate_all("items => items.map(i => i.dataset.key)"):
+        rows = person_review.open_queue(wh).filter(pl.col("record_key") == key)
+        people = pl.concat([rows["person_id"], rows["candidate_person_id"]]).to_list()
+        assert (where.filter(pl.col("person_id").is_in(people))["community_code"] == own).all()
     # a caseworker cannot decide, even by posting the form by hand
     session = {c["name"]: c["value"] for c in tab.context.cookies()}
     posted = httpx.post(f"{server}/wb/review/addresses", data={"address_key": "x", "action": "none"}, cookies=session, follow_redirects=False)
+    assert posted.status_code == 403
+    posted = httpx.post(f"{server}/wb/review/persons", data={"record_key": "x", "action": "different"}, cookies=session, follow_redirects=False)
     assert posted.status_code == 403
     assert tab.problems == []
 
@@ -243,13 +276,63 @@ def test_a_review_decision_in_the_browser_is_used_by_the_next_run_and_can_be_und
 
     # undone in the decision log: recorded (who, when), and no longer in force
     tab.open("/wb/review/decisions")
-    row = tab.page.locator("#decisions tr", has_text=item["address_text"]).first
+    row = tab.page.locator("table[data-log='地址复核'] tr", has_text=item["address_text"]).first
     assert "王专员" in row.inner_text() and "生效中" in row.inner_text()
     row.locator("button").click()
     tab.page.wait_for_load_state()
     assert decisions_in_force(wh).filter(pl.col("address_key") == item["address_key"]).height == 0
     assert decision_log(wh).filter(pl.col("address_key") == item["address_key"])["action"].to_list()[-2:] == ["accept", "undo"]
-    assert "已撤销" in tab.page.locator("#decisions tr", has_text=item["address_text"]).first.inner_text()
+    assert "已撤销" in tab.page.locator("table[data-log='地址复核'] tr", has_text=item["address_text"]).first.inner_text()
+    assert tab.problems == []
+
+
+def test_uncertain_merges_are_decided_side_by_side_and_the_next_run_follows(lake, visit):
+    wh, base = lake["wh"], lake["base"]
+    records = wh.read("person", "links", "records").select("record_id", "source", "source_row", "name")
+    queue = person_review.open_queue(wh).join(records, on="record_id")
+    planted = queue.filter((pl.col("source") == "renshe") & pl.col("source_row").is_in(lake["uncertain"]))
+    assert planted.select("record_key").n_unique() == len(lake["uncertain"]), "the planted records should wait for review"
+    keys = sorted(set(planted["record_key"]))
+    merged, apart = (planted.filter(pl.col("record_key") == k).row(0, named=True) for k in keys)
+    tab = visit()
+    tab.login(lake["tokens"]["officer"], then="/wb/review/persons")
+    card = tab.page.locator(f".item[data-key='{merged['record_key']}']")
+    # side by side: the record and the candidate's records, the ID masked
+    shown = card.inner_text()
+    assert merged["name"] in shown and "人社 就业参保" in shown
+    candidate_records = wh.read("person", "links", "person_links").filter(pl.col("person_id") == merged["candidate_person_id"])
+    assert card.locator("tr.candidate").count() == candidate_records.height
+    assert not re.search(r"\d{17}[\dX]", shown)
+    card.locator(f"input[value='{merged['candidate_person_id']}']").check()
+    card.locator("button[value=same]").click()
+    tab.page.wait_for_load_state()
+    assert "已记录" in tab.page.locator(".flash").inner_text()
+    tab.page.locator(f".item[data-key='{apart['record_key']}'] button[value=different]").click()
+    tab.page.wait_for_load_state()
+    for key in keys:
+        assert tab.page.locator(f".item[data-key='{key}']").count() == 0  # decided: off the queue at once
+    log = person_review.LOG.read(wh)
+    assert set(zip(log["record_key"], log["action"])) >= {(merged["record_key"], "same"), (apart["record_key"], "different")}
+    assert log.filter(pl.col("record_key") == merged["record_key"])["decided_by"][0].startswith("王专员")
+
+    # the next run: one record joins the person chosen, the other stays apart, neither is queued again
+    assert materialize_all(base / "landing", base / "wh", base).success
+    links = wh.read("person", "links", "person_links")
+    joined = links.filter(pl.col("record_id") == merged["record_id"]).row(0, named=True)
+    assert joined["person_id"] == merged["candidate_person_id"] and joined["rule"] == "review"
+    assert links.filter(pl.col("record_id") == apart["record_id"])["person_id"][0] == apart["person_id"]
+    assert person_review.read_queue(wh).filter(pl.col("record_key").is_in(keys)).height == 0
+    gold = wh.read("gold", "curated", "persons")
+    assert gold.filter(pl.col("person_id") == merged["person_id"]).height == 0  # its own person is gone: merged
+
+    # reversible: undone from the decision log, recorded, no longer in force
+    tab.open("/wb/review/decisions")
+    row = tab.page.locator("table[data-log='人员复核'] tr", has_text=merged["record_id"]).first
+    assert "生效中" in row.inner_text() and "是同一人" in row.inner_text()
+    row.locator("button").click()
+    tab.page.wait_for_load_state()
+    assert person_review.decisions_in_force(wh).filter(pl.col("record_key") == merged["record_key"]).height == 0
+    assert "已撤销" in tab.page.locator("table[data-log='人员复核'] tr", has_text=merged["record_id"]).first.inner_text()
     assert tab.problems == []
 
 

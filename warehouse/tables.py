@@ -22,3 +22,5 @@ LINK_STATE = ("links", "_state")  # base and decisions versions the links were c
 ADDRESS_TEXTS = ("links", "texts")  # one row per distinct address key: its match, reused for texts seen before
 PERSON_RECORDS = ("person", "links", "records")  # every resolved record's prepared comparison keys
 PERSON_STATE = ("person", "links", "_state")  # links state and authority order the persons were resolved with; epoch of the last full resolve
+PERSON_REVIEW_QUEUE = ("person", "review", "queue")  # records left a person of their own with candidates close to the line
+PERSON_REVIEW_DECISIONS = ("person", "review", "decisions")  # data officers' same / different decisions, append-only

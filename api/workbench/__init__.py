@@ -11,6 +11,7 @@ stylesheet, charts (inline SVG drawn on the server) — comes from the package: 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
@@ -22,7 +23,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from address_master.review import ACTIONS, DecisionError, decision_log, decisions_in_force, open_queue, record_decisions, undo_decision
+from address_master import person_review
+from address_master.review import ACTIONS, LOG, DecisionError, open_queue, record_decisions, undo_decision
 from address_master.store import read_base
 from api.store import Store, aggregate
 from api.tokens import Grant, TokenStore
@@ -30,11 +32,12 @@ from pipelines.alerts.store import read_alerts
 from pipelines.quarantine import open_rows
 from pipelines.reference import CODE_LENGTHS, LEVEL_OF_LENGTH
 from pipelines.sources import all_specs
-from quality.labels import REVIEW_ACTIONS, beijing, short_run
+from quality.labels import PERSON_ACTIONS, REVIEW_ACTIONS, beijing, short_run
 from quality.report import bars_svg, render_body, report_runs, stored_facts, table_html, xlsx_bytes
-from warehouse.masking import POLICY, ROLES, kind_of, mask_expr
+from warehouse.masking import POLICY, ROLES, kind_of, mask_expr, mask_frame
 from warehouse.registry import GOLD_BY_NAME
 from warehouse.storage import Warehouse
+from warehouse.tables import PERSON_LINKS, PERSON_RECORDS
 
 HERE = Path(__file__).parent
 COOKIE = "eo_session"
@@ -225,39 +228,76 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
         offered = {c["address_id"] for c in item["candidates"][0]}
         if action == "accept" and address_id not in offered:
             return refuse(request, grant, "只能采纳列出的候选地址", 400)
-        try:
-            record_decisions(wh, pl.DataFrame({"address_key": [address_key], "action": [action], "address_id": [address_id if action == "accept" else None],
-                                               "address_text": [item["address_text"][0]]}), _who(grant))
-        except DecisionError as err:
-            return refuse(request, grant, str(err), 400)
-        return RedirectResponse(f"/wb/review/addresses?flash={quote('已记录：' + REVIEW_ACTIONS[action] + ' · ' + item['address_text'][0])}", status_code=303)
+        row = pl.DataFrame({"address_key": [address_key], "action": [action], "address_id": [address_id if action == "accept" else None],
+                            "address_text": [item["address_text"][0]]})
+        return decided(request, grant, lambda who: record_decisions(wh, row, who), "/wb/review/addresses",
+                       f"已记录：{REVIEW_ACTIONS[action]} · {item['address_text'][0]}")
+
+    @app.get("/wb/review/persons", include_in_schema=False)
+    def review_persons(request: Request) -> HTMLResponse:
+        grant = grant_of(request)
+        queue = _scoped_person_queue(store, person_review.open_queue(wh), grant)
+        records = queue.select("record_key").unique(maintain_order=True)
+        items = _person_items(wh, queue.join(records.head(QUEUE_SHOWN), on="record_key", how="semi"), grant)
+        return render(request, "review_persons.html", grant, title="人员复核", nav="review_persons", items=items, total=records.height,
+                      can_decide=grant.role in DECIDERS)
+
+    @app.post("/wb/review/persons", include_in_schema=False)
+    def decide_person(request: Request, record_key: str = Form(...), action: str = Form(...), person_id: str | None = Form(None)) -> Response:
+        grant = grant_of(request)
+        if grant.role not in DECIDERS:
+            return refuse(request, grant, "当前角色不能作复核决定（需数据专员令牌）")
+        if action not in ("same", "different"):
+            return refuse(request, grant, f"未知的决定 {action}", 400)
+        item = _scoped_person_queue(store, person_review.open_queue(wh), grant).filter(pl.col("record_key") == record_key)
+        if item.height == 0:
+            return refuse(request, grant, "该记录不在待复核队列中，或不在令牌辖区内", 404)
+        if action == "same" and person_id not in set(item["candidate_person_id"]):
+            return refuse(request, grant, "只能合并到列出的候选人员", 400)
+        first = item.row(0, named=True)
+        return decided(request, grant, lambda who: person_review.record_decision(wh, first, action, who, person_id), "/wb/review/persons",
+                       f"已记录：{PERSON_ACTIONS[action]} · 记录 {first['record_id']}")
 
     @app.get("/wb/review/decisions", include_in_schema=False)
     def decisions(request: Request) -> HTMLResponse:
         grant = grant_of(request)
-        log = decision_log(wh)
-        in_force = decisions_in_force(wh).select("address_key", pl.lit(True).alias("_in_force"))
-        latest = log.with_row_index("_n").join(log.with_row_index("_n").group_by("address_key").agg(pl.col("_n").max().alias("_last")), on="address_key")
-        latest = latest.join(in_force, on="address_key", how="left").sort("_n", descending=True)
-        texts = log.filter(pl.col("address_text").is_not_null()).unique("address_key", keep="last").select("address_key", pl.col("address_text").alias("_text"))
-        latest = latest.join(texts, on="address_key", how="left")
-        rows = [{"when": beijing(r["decided_at"]), "text": r["_text"] or r["address_key"], "action": REVIEW_ACTIONS.get(r["action"], r["action"]),
-                 "address_id": r["address_id"], "by": r["decided_by"], "address_key": r["address_key"],
-                 "in_force": r["_n"] == r["_last"] and bool(r["_in_force"]),
-                 "state": ("生效中" if r["_in_force"] else "已撤销") if r["_n"] == r["_last"] else "已被后续决定取代"}
-                for r in latest.head(500).iter_rows(named=True)]
-        return render(request, "decisions.html", grant, title="复核记录", nav="decisions", decisions=rows, can_decide=grant.role in DECIDERS)
+        addresses = LOG.history(wh).head(500)
+        address_rows = [{"when": beijing(r["decided_at"]), "what": r["address_text"] or r["address_key"], "action": REVIEW_ACTIONS.get(r["action"], r["action"]),
+                         "chosen": r["address_id"], "by": r["decided_by"], "key": r["address_key"], "in_force": r["in_force"], "state": r["state"]}
+                        for r in addresses.iter_rows(named=True)]
+        # a person decision is seen where the record was when it was decided
+        people = person_review.LOG.history(wh).filter(pl.col("community_code").fill_null("").str.starts_with(grant.code)).head(500)
+        person_rows = [{"when": beijing(r["decided_at"]), "what": r["record_id"], "action": PERSON_ACTIONS.get(r["action"], r["action"]),
+                        "chosen": r["person_id"], "by": r["decided_by"], "key": r["record_key"], "in_force": r["in_force"], "state": r["state"]}
+                       for r in people.iter_rows(named=True)]
+        return render(request, "decisions.html", grant, title="复核记录", nav="decisions", can_decide=grant.role in DECIDERS,
+                      logs=[("地址复核", "地址", "地址编号", "/wb/review/undo", address_rows), ("人员复核", "记录", "合并到人员", "/wb/review/persons/undo", person_rows)])
 
     @app.post("/wb/review/undo", include_in_schema=False)
-    def undo(request: Request, address_key: str = Form(...)) -> Response:
+    def undo(request: Request, key: str = Form(...)) -> Response:
+        return undone(request, key, lambda who: undo_decision(wh, key, who))
+
+    @app.post("/wb/review/persons/undo", include_in_schema=False)
+    def undo_person(request: Request, key: str = Form(...)) -> Response:
+        grant = grant_of(request)
+        in_force = person_review.LOG.in_force(wh).filter((pl.col("record_key") == key) & pl.col("community_code").fill_null("").str.starts_with(grant.code))
+        if in_force.height == 0:
+            return refuse(request, grant, "没有该记录的生效决定，或不在令牌辖区内", 404)
+        return undone(request, in_force["record_id"][0], lambda who: person_review.undo_decision(wh, key, who))
+
+    def undone(request: Request, shown: str, reverse: Callable[[str], None]) -> Response:
         grant = grant_of(request)
         if grant.role not in DECIDERS:
             return refuse(request, grant, "当前角色不能撤销复核决定（需数据专员令牌）")
+        return decided(request, grant, reverse, "/wb/review/decisions", f"已撤销：{shown}", refused=404)
+
+    def decided(request: Request, grant: Grant, write: Callable[[str], object], page: str, done: str, refused: int = 400) -> Response:
+        """Record a decision (``write`` takes who decided) and go back to ``page`` saying so, or say why it was refused."""
         try:
-            undo_decision(wh, address_key, _who(grant))
+            write(_who(grant))
         except DecisionError as err:
-            return refuse(request, grant, str(err), 404)
-        return RedirectResponse(f"/wb/review/decisions?flash={quote('已撤销：' + address_key)}", status_code=303)
+            return refuse(request, grant, str(err), refused)
+        return RedirectResponse(f"{page}?flash={quote(done)}", status_code=303)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -323,6 +363,44 @@ def _scoped_queue(wh: Warehouse, queue: pl.DataFrame, code: str) -> pl.DataFrame
     inside = (queue.select("address_key", pl.col("candidates").list.eval(pl.element().struct.field("address_id")).alias("address_id"))
               .explode("address_id").join(base, on="address_id").filter(pl.col("community_code").str.starts_with(code)).select("address_key").unique())
     return queue.join(inside, on="address_key", how="semi").sort("records", "address_key", descending=[True, False])
+
+
+# what a person review shows of each record, Chinese headers; masked by the token's policy under
+# the catalogue's names (address_text is an address)
+RECORD_FIELDS = {"source": "来源系统", "name": "姓名", "id_number": "身份证号", "birth_date": "出生日期", "sex": "性别", "address": "地址", "source_row": "行"}
+
+
+def _scoped_person_queue(store: Store, queue: pl.DataFrame, grant: Grant) -> pl.DataFrame:
+    """Queue rows whose record and candidate both live inside the token's division, with the
+    record's community (evidence first)."""
+    if queue.height == 0:
+        return queue.with_columns(pl.lit(None, pl.String).alias("community_code"))
+    inside = store.snapshot("persons").scope(grant.code, grant.policy).select("person_id", "community_code")
+    return (queue.join(inside, on="person_id")
+            .join(inside.select(pl.col("person_id").alias("candidate_person_id")), on="candidate_person_id", how="semi")
+            .sort(pl.col("evidence").max().over("record_key"), "record_key", "rank", descending=[True, False, False]))
+
+
+def _person_items(wh: Warehouse, queue: pl.DataFrame, grant: Grant) -> list[dict]:
+    """Each queued record with its candidates, every record side by side (masked for the token)."""
+    if queue.height == 0:
+        return []
+    members = wh.scan(*PERSON_LINKS).filter(pl.col("person_id").is_in(queue["candidate_person_id"].unique().to_list())).select("record_id", "person_id").collect()
+    wanted = pl.concat([queue["record_id"], members["record_id"]]).unique().to_list()
+    records = (wh.scan(*PERSON_RECORDS).filter(pl.col("record_id").is_in(wanted))
+               .select("record_id", "source", "name", "id_number", pl.col("birth_date").cast(pl.String), "sex", pl.col("address_text").alias("address"), "source_row").collect())
+    labels = {name: spec.label for name, spec in all_specs().items()}
+    records = mask_frame(records, grant.policy).with_columns(pl.col("source").replace(labels))
+    by_id = {r["record_id"]: {RECORD_FIELDS[k]: ("" if v is None else v) for k, v in r.items() if k in RECORD_FIELDS} for r in records.iter_rows(named=True)}
+    of_person = {p: sorted(g["record_id"].to_list()) for (p,), g in members.group_by("person_id")}
+    items = []
+    for (record_key,), rows in queue.group_by("record_key", maintain_order=True):
+        first = rows.row(0, named=True)
+        items.append({"record_key": record_key, "record_id": first["record_id"], "record": by_id.get(first["record_id"], {}),
+                      "candidates": [{"person_id": c["candidate_person_id"], "evidence": f"{c['evidence']:.1f}",
+                                      "records": [by_id[r] for r in of_person.get(c["candidate_person_id"], []) if r in by_id]}
+                                     for c in rows.sort("rank").iter_rows(named=True)]})
+    return items
 
 
 def _mask_raw(columns: dict[str, str]) -> pl.Expr:
