@@ -338,7 +338,7 @@ def trend_svg(trend: pl.DataFrame) -> str:
     if trend.height == 0 or trend.width < 2:
         return ""
     runs = trend.columns[1:]
-    cell, left, top = 26, 120, 70
+    cell, left, top = 26, 120, 110  # room above for the run labels, written at 60°
     parts = [f'<text x="{left + i * cell + 8}" y="{top - 6}" font-size="10" transform="rotate(-60 {left + i * cell + 8} {top - 6})">{html.escape(r)}</text>'
              for i, r in enumerate(runs)]
     for j, row in enumerate(trend.iter_rows(named=True)):
@@ -348,7 +348,7 @@ def trend_svg(trend: pl.DataFrame) -> str:
             colour = TREND_COLOURS.get(state or "", "#eee")
             parts.append(f'<rect x="{left + i * cell}" y="{top + j * cell}" width="{cell - 3}" height="{cell - 3}" fill="{colour}"><title>{html.escape(row["表"])} · {html.escape(r)} · {html.escape(state or "未运行")}</title></rect>')
     legend = " ".join(f'<span style="display:inline-block;width:10px;height:10px;background:{c}"></span> {s}' for s, c in TREND_COLOURS.items())
-    return (f'<svg class="chart" width="{left + len(runs) * cell + 10}" height="{top + trend.height * cell + 4}" role="img" aria-label="闸门趋势">{"".join(parts)}</svg>'
+    return (f'<svg class="chart" width="{left + len(runs) * cell + 70}" height="{top + trend.height * cell + 4}" role="img" aria-label="闸门趋势">{"".join(parts)}</svg>'
             f'<p class=note>{legend}（未变：输入未变，未重建）</p>')
 
 
