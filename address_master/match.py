@@ -5,7 +5,12 @@
    road number) are told apart by compound similarity.
 2. **Fuzzy** (rapidfuzz), only for what step 1 left: candidates share the numbers
    (road_no, building, unit, room) and the named divisions — a block of a handful of addresses —
-   and are scored on road and compound similarity.
+   and are scored on road and compound similarity. A text that finds none there is tried on a
+   subset of the numbers: without its unit (``3幢301室``: the building's rooms 301 in any unit).
+3. **Building level**: when no address can be told — the unit left out and room 301 in two
+   units, a mistyped room — but every strong candidate lies in one building (found among the
+   candidates above, or among the building's rooms: same road number and building), the answer
+   is that ``building_id`` with ``level`` "building" and no ``address_id``.
 
 Scores are in [0, 1]; :data:`THRESHOLDS` say what is accepted, sent for review or rejected.
 Rules, weights and thresholds are data here, not buried in code.
@@ -47,6 +52,13 @@ BLOCKS = [
     # no road written ("紫金花园3幢2单元301室"): same building/unit/room, compound's first character
     BlockingRule("compound", ("building", "unit", "room", "_c1"), pl.col("road").is_null() & pl.col("compound").is_not_null() & pl.col("building").is_not_null()),
 ]
+# for texts the blocks above found nothing for: a subset of the numbers
+FALLBACK_BLOCKS = [
+    # the unit left out ("清波街12号3幢301室"): room 301 of any unit of that building
+    BlockingRule("no_unit", ("road_no", "building", "room"), pl.col("unit").is_null() & pl.col("road_no").is_not_null() & pl.col("building").is_not_null() & pl.col("room").is_not_null()),
+]
+# the building's rooms, for an answer at building level only (never an address)
+BUILDING_BLOCK = BlockingRule("building", ("road_no", "building"), pl.col("road_no").is_not_null() & pl.col("building").is_not_null())
 
 
 THRESHOLDS = Thresholds()
@@ -135,6 +147,8 @@ def match_parsed(parsed: pl.DataFrame, base: pl.DataFrame, top_k: int = 3) -> tu
     done = exact.select("_i").unique()
     rest = q.join(done, on="_i", how="anti")
     fuzzy = pl.concat([_fuzzy_block(rest, base, rule) for rule in BLOCKS])
+    nothing = rest.join(fuzzy.select("_i").unique(), on="_i", how="anti")
+    fuzzy = pl.concat([fuzzy, *[_fuzzy_block(nothing, base, rule) for rule in FALLBACK_BLOCKS]])
 
     cols = ["_i", "address_id", "building_id", "score", "method"]
     scored = pl.concat([exact.select(cols), fuzzy.select(cols)]).unique(["_i", "address_id"], keep="first", maintain_order=True)
@@ -163,9 +177,39 @@ def match_parsed(parsed: pl.DataFrame, base: pl.DataFrame, top_k: int = 3) -> tu
         pl.when(accepted).then(pl.col("address_id")).alias("address_id"),
         pl.when(accepted).then(pl.col("building_id")).alias("building_id"),
     )
+    links = _building_level(links, ranked, q, base)
     review_ids = links.filter(pl.col("decision") == "review").select("_i")
     candidates = ranked.join(review_ids, on="_i").filter(pl.col("_rank") < top_k).select(cols + ["_rank"])
     return links, candidates
+
+
+def _building_level(links: pl.DataFrame, ranked: pl.DataFrame, q: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
+    """Rows no address was accepted for, answered with a building when one stands out: the best
+    candidate building (its best room's score) reaches ``accept`` and every other building scores
+    at least ``margin`` lower. Adds ``level``: address / building / null."""
+    open_rows = links.filter(pl.col("decision") != "accept").select("_i")
+    cols = ["_i", "building_id", "score"]
+    candidates = pl.concat([
+        ranked.join(open_rows, on="_i", how="semi").select(cols),
+        _fuzzy_block(q.join(open_rows, on="_i", how="semi"), base, BUILDING_BLOCK).select(cols),
+    ])
+    buildings = (
+        candidates.filter(pl.col("building_id").is_not_null()).group_by("_i", "building_id").agg(pl.col("score").max())
+        .sort(["_i", "score", "building_id"], descending=[False, True, False])
+        .with_columns(pl.int_range(pl.len()).over("_i").alias("_rank"), pl.col("score").shift(-1).over("_i").alias("_runner_up"))
+    )
+    chosen = buildings.filter(
+        (pl.col("_rank") == 0) & (pl.col("score") >= THRESHOLDS.accept)
+        & (pl.col("_runner_up").is_null() | (pl.col("_runner_up") <= pl.col("score") - THRESHOLDS.margin))
+    ).select("_i", pl.col("building_id").alias("_building"), pl.col("score").alias("_building_score"))
+    at_building = pl.col("_building").is_not_null()
+    return links.join(chosen, on="_i", how="left", maintain_order="left").with_columns(
+        pl.when(at_building).then(pl.col("_building")).otherwise(pl.col("building_id")).alias("building_id"),
+        pl.when(at_building).then(pl.col("_building_score")).otherwise(pl.col("score")).alias("score"),
+        pl.when(at_building).then(pl.lit("fuzzy:building")).otherwise(pl.col("method")).alias("method"),
+        pl.when(at_building).then(pl.lit("building")).otherwise(pl.col("decision")).alias("decision"),
+        pl.when(pl.col("decision") == "accept").then(pl.lit("address")).when(at_building).then(pl.lit("building")).alias("level"),
+    ).drop("_building", "_building_score")
 
 
 def match_addresses(addresses: pl.Series | list[str], base: pl.DataFrame) -> pl.DataFrame:
@@ -173,4 +217,4 @@ def match_addresses(addresses: pl.Series | list[str], base: pl.DataFrame) -> pl.
     frame = pl.DataFrame({"address": addresses}, schema={"address": pl.String})
     parsed = parse_frame(frame, "address").with_row_index("_i")
     links, _ = match_parsed(parsed, base)
-    return links.sort("_i").select("address_id", "building_id", "score", "method", "decision", "candidate_id")
+    return links.sort("_i").select("address_id", "building_id", "level", "score", "method", "decision", "candidate_id")

@@ -63,7 +63,7 @@ ENCODING = click.option("--encoding", default="utf-8", show_default=True, help="
 @ENCODING
 @click.option("--skip-bad-rows", is_flag=True, help="match against the valid rows of a base that has bad ones (listed on stderr) instead of refusing it")
 def match_cmd(base_path: Path, chunk: int, encoding: str, skip_bad_rows: bool) -> None:
-    """Match addresses (one per line on stdin) to the base: JSON lines of address_id, building_id, score, method."""
+    """Match addresses (one per line on stdin) to the base: JSON lines of address_id, building_id, level, score, method."""
     from address_master.base import AddressBaseError, load_base
     from address_master.match import match_parsed
 
@@ -84,7 +84,7 @@ def match_cmd(base_path: Path, chunk: int, encoding: str, skip_bad_rows: bool) -
     for lines in read_chunks(sys.stdin.buffer, chunk):
         parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a").with_row_index("_i")
         links, _ = match_parsed(parsed, base)
-        _write(links.sort("_i").select("address_id", "building_id", pl.col("score").round(4), "method"), out)
+        _write(links.sort("_i").select("address_id", "building_id", "level", pl.col("score").round(4), "method"), out)
 
 
 @address.command("import-base")

@@ -90,6 +90,7 @@ def address_summary(wh: Warehouse) -> pl.DataFrame | None:
             pl.len().alias("address_values"),
             (pl.col("decision") == "accept").sum().alias("accepted"),
             (pl.col("decision") == "review").sum().alias("review"),
+            (pl.col("decision") == "building").sum().alias("building_only"),  # the building told, not the room
             pl.col("decision").is_in(["reject", "no_candidate"]).sum().alias("unmatched"),
         )
         .with_columns((pl.col("accepted") / pl.col("address_values")).round(4).alias("match_rate"))

@@ -41,6 +41,7 @@ EXPECTATIONS: dict[str, str] = {
 }
 ADDRESS_DECISIONS: dict[str, str] = {
     "accept": "已匹配", "review": "待复核", "reject": "未匹配", "no_candidate": "无候选", "new_address": "新地址（待入库）",
+    "building": "仅匹配到楼幢",
 }
 REVIEW_ACTIONS: dict[str, str] = {"accept": "采纳候选", "none": "均不是", "new": "新地址", "undo": "撤销"}
 PERSON_ACTIONS: dict[str, str] = {"same": "是同一人", "different": "不是同一人", "undo": "撤销"}

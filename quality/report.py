@@ -260,11 +260,12 @@ def collect_facts(wh: Warehouse, run_id: str, locate: Locate | None = None) -> R
                                   pl.col("cadence_days").alias("应交付间隔（天）"), pl.col("fresh").replace_strict({True: "是", False: "否"}, return_dtype=pl.String).alias("按时")),
         "address_by_system": by_system.select(pl.col("source_system").replace_strict(labels, default=pl.col("source_system")).alias("系统"),
                                               pl.col("address_values").alias("地址值"), pl.col("accepted").alias(ADDRESS_DECISIONS["accept"]),
-                                              pl.col("review").alias(ADDRESS_DECISIONS["review"]), pl.col("unmatched").alias(ADDRESS_DECISIONS["reject"]),
+                                              pl.col("review").alias(ADDRESS_DECISIONS["review"]), pl.col("building_only").alias(ADDRESS_DECISIONS["building"]),
+                                              pl.col("unmatched").alias(ADDRESS_DECISIONS["reject"]),
                                               pl.col("match_rate").alias("匹配率")) if by_system is not None else pl.DataFrame(),
         "places": places(wh, locate),
         "persons": persons.select(pl.col("rule").replace({"id": "身份证号一致", "id_first17": "身份证前 17 位一致", "fuzzy": "姓名、生日、地址相似",
-                                                          "new": "新人员"}).alias("规则"), pl.col("len").alias("记录数")) if persons is not None else pl.DataFrame(),
+                                                          "new": "新人员", "review": "数据专员复核"}).alias("规则"), pl.col("len").alias("记录数")) if persons is not None else pl.DataFrame(),
     }
     return ReportFacts(run_id, beijing(started), beijing(datetime.now(timezone.utc)), sections,
                        0 if queue is None else queue.select(pl.len()).collect().item())

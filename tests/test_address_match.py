@@ -42,6 +42,27 @@ def test_matcher_precision_and_recall_on_generated_noise(district, base):
     assert float(right_building.mean()) >= 0.98
 
 
+def test_without_its_unit_or_with_a_mistyped_room_an_address_is_answered_at_the_level_that_can_be_told(base):
+    full = base.filter(pl.col("unit").is_not_null() & pl.col("room").is_not_null() & pl.col("road").is_not_null())
+    rooms = full.group_by("building_id", "room").agg(pl.col("address_id"), pl.col("unit").n_unique().alias("units"))
+    shared = rooms.filter(pl.col("units") > 1).sort("building_id", "room").row(0, named=True)  # room 301 in two units
+    alone = rooms.filter(pl.col("units") == 1).sort("building_id", "room").row(0, named=True)  # a room number only one unit has
+    row_of = lambda address_id: full.filter(pl.col("address_id") == address_id).row(0, named=True)  # noqa: E731
+    text = lambda r, unit, room: f"{r['road']}{r['road_no']}号{r['building']}幢{unit}{room}室"  # noqa: E731
+    s, a = row_of(shared["address_id"][0]), row_of(alone["address_id"][0])
+    taken = set(full.filter(pl.col("building_id") == s["building_id"])["room"])
+    missing_room = next(f"{n}" for n in range(9001, 9999) if f"{n}" not in taken)
+    out = match_addresses([text(s, "", s["room"]), text(a, "", a["room"]), text(s, f"{s['unit']}单元", missing_room), text(s, f"{s['unit']}单元", s["room"])], base)
+    rows = out.to_dicts()
+    # two rooms could be meant: the building, not a guess
+    assert rows[0]["address_id"] is None and rows[0]["building_id"] == s["building_id"] and rows[0]["level"] == "building"
+    # only one unit has that room: the address
+    assert rows[1]["address_id"] == alone["address_id"][0] and rows[1]["level"] == "address"
+    # a room the building does not have: the building
+    assert rows[2]["address_id"] is None and rows[2]["building_id"] == s["building_id"] and rows[2]["level"] == "building"
+    assert rows[3]["address_id"] == s["address_id"] and rows[3]["level"] == "address"
+
+
 def test_matcher_rejects_addresses_not_in_the_base(base):
     out = match_addresses(["杭州市西湖区文三路90号东部软件园3号楼5层", "湖滨街道不存在路1号", "", None], base)
     assert out["address_id"].null_count() == 4
@@ -148,7 +169,7 @@ def test_cli_match_contract(district, base):
     assert result.returncode == 0, result.stderr.decode()
     out = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert len(out) == 5
-    assert all(list(o) == ["address_id", "building_id", "score", "method"] for o in out)
+    assert all(list(o) == ["address_id", "building_id", "level", "score", "method"] for o in out)
     ids = truth["address_id"].to_list()
     assert [o["address_id"] for o in out] == [ids[0], None, None, ids[1], ids[2]]
     assert out[0]["score"] == 1.0 and out[0]["method"] == "exact"
