@@ -31,6 +31,24 @@ SUFFIXES = {
     4: ("街道办事处", "街道", "民族乡", "镇", "乡", "苏木"),
     5: ("社区居民委员会", "社区居委会", "居民委员会", "村民委员会", "社区", "居委会", "村委会", "村"),
 }
+# Ways of writing the same kind of division (白石社区 = 白石社区居委会 = 白石社区居民委员会): a name
+# written with any of them is written in full, as much as the table's own
+SAME_SUFFIX = {
+    4: (("街道", "街道办事处"),),
+    5: (("社区", "社区居委会", "社区居民委员会"), ("村", "村委会", "村民委员会"), ("居委会", "居民委员会")),
+}
+
+
+def full_names(name: str, level: int) -> set[str]:
+    """``name`` and its equivalents with the other ways of writing its suffix."""
+    for family in SAME_SUFFIX.get(level, ()):
+        for suffix in sorted(family, key=len, reverse=True):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                core = name[: -len(suffix)]
+                return {core + other for other in family}
+    return {name}
+
+
 # An autonomous prefecture/county/banner goes by its place name before the people(s): 恩施土家族苗族自治州 → 恩施.
 _AUTONOMOUS = re.compile(r"^(.{2,}?)(?:.{1,4}?族)+自治[州县旗]$")
 # Level-2 rows that are not cities (municipalities' 市辖区/县, 省直辖县级行政区划): never named in an address.
@@ -116,8 +134,10 @@ def gazetteer() -> Gazetteer:
                     by_name.setdefault(alias, set()).add(code)
             continue
         names[code] = name
-        official.add((name, code))
-        for alias in {name, *short_names(name, level)}:
+        for full in full_names(name, level):
+            official.add((full, code))
+            by_name.setdefault(full, set()).add(code)
+        for alias in short_names(name, level):
             by_name.setdefault(alias, set()).add(code)
     for r in legacy_divisions().to_dicts():
         level = LEVEL_OF_CODE[len(r["new_code"])]

@@ -24,7 +24,10 @@ from address_master.store import LAYER, REVIEW_DECISIONS, REVIEW_QUEUE, read_bas
 from warehouse.storage import Warehouse
 
 ACTIONS = ("accept", "none", "new", "undo")
-LOG = DecisionLog(table=(LAYER, *REVIEW_DECISIONS), key="address_key", schema={"address_key": pl.String, "address_id": pl.String, "address_text": pl.String},
+# community_code: where the decided address (or the candidate looked at) lies — whose jurisdiction
+# may see the decision; none for decisions applied from a file (district level and above see those)
+LOG = DecisionLog(table=(LAYER, *REVIEW_DECISIONS), key="address_key",
+                  schema={"address_key": pl.String, "address_id": pl.String, "address_text": pl.String, "community_code": pl.String},
                   actions=ACTIONS, legacy_action="accept")
 
 

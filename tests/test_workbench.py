@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from address_master import person_review
-from address_master.review import decision_log, decisions_in_force, open_queue
+from address_master.review import decision_log, decisions_in_force, open_queue, record_decisions
 from api.server import start
 from api.tokens import issue_token
 from tests.conftest import _free_port
@@ -233,6 +233,13 @@ def test_a_community_token_sees_only_its_community(lake, visit, server):
     for key in tab.page.locator(".item").evaluate_all("items => items.map(i => i.dataset.key)"):
         candidates = open_queue(wh).filter(pl.col("address_key") == key)["candidates"][0]
         assert base.filter(pl.col("address_id").is_in([c["address_id"] for c in candidates]))["community_code"].str.starts_with(own).any()
+    # the decision log: only decisions taken inside the community
+    for code in (own, lake["a"]):
+        address_id = base.filter(pl.col("community_code") == code)["address_id"][0]
+        record_decisions(wh, pl.DataFrame({"address_text": [f"复核范围测试{code}"], "action": ["accept"], "address_id": [address_id], "community_code": [code]}), "测试")
+    tab.open("/wb/review/decisions")
+    logged = tab.page.locator("table[data-log='地址复核']").inner_text()
+    assert f"复核范围测试{own}" in logged and f"复核范围测试{lake['a']}" not in logged
     # the person queue: only records (and candidates) living in the community
     tab.open("/wb/review/persons")
     assert tab.page.locator("button[value=same]").count() == 0

@@ -228,8 +228,11 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
         offered = {c["address_id"] for c in item["candidates"][0]}
         if action == "accept" and address_id not in offered:
             return refuse(request, grant, "只能采纳列出的候选地址", 400)
+        # the decision is seen where the chosen address lies (or the first candidate inside the token's division)
+        places = dict(read_base(wh).filter(pl.col("address_id").is_in(list(offered))).select("address_id", "community_code").iter_rows())
+        looked_at = address_id if action == "accept" else next(c["address_id"] for c in item["candidates"][0] if (places.get(c["address_id"]) or "").startswith(grant.code))
         row = pl.DataFrame({"address_key": [address_key], "action": [action], "address_id": [address_id if action == "accept" else None],
-                            "address_text": [item["address_text"][0]]})
+                            "address_text": [item["address_text"][0]], "community_code": [places.get(looked_at)]})
         return decided(request, grant, lambda who: record_decisions(wh, row, who), "/wb/review/addresses",
                        f"已记录：{REVIEW_ACTIONS[action]} · {item['address_text'][0]}")
 
@@ -261,12 +264,12 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
     @app.get("/wb/review/decisions", include_in_schema=False)
     def decisions(request: Request) -> HTMLResponse:
         grant = grant_of(request)
-        addresses = LOG.history(wh).head(500)
+        addresses = LOG.history(wh).filter(_in_jurisdiction(grant)).head(500)
         address_rows = [{"when": beijing(r["decided_at"]), "what": r["address_text"] or r["address_key"], "action": REVIEW_ACTIONS.get(r["action"], r["action"]),
                          "chosen": r["address_id"], "by": r["decided_by"], "key": r["address_key"], "in_force": r["in_force"], "state": r["state"]}
                         for r in addresses.iter_rows(named=True)]
         # a person decision is seen where the record was when it was decided
-        people = person_review.LOG.history(wh).filter(pl.col("community_code").fill_null("").str.starts_with(grant.code)).head(500)
+        people = person_review.LOG.history(wh).filter(_in_jurisdiction(grant)).head(500)
         person_rows = [{"when": beijing(r["decided_at"]), "what": r["record_id"], "action": PERSON_ACTIONS.get(r["action"], r["action"]),
                         "chosen": r["person_id"], "by": r["decided_by"], "key": r["record_key"], "in_force": r["in_force"], "state": r["state"]}
                        for r in people.iter_rows(named=True)]
@@ -275,12 +278,15 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
 
     @app.post("/wb/review/undo", include_in_schema=False)
     def undo(request: Request, key: str = Form(...)) -> Response:
+        grant = grant_of(request)
+        if LOG.in_force(wh).filter((pl.col("address_key") == key) & _in_jurisdiction(grant)).height == 0:
+            return refuse(request, grant, "没有该地址的生效决定，或不在令牌辖区内", 404)
         return undone(request, key, lambda who: undo_decision(wh, key, who))
 
     @app.post("/wb/review/persons/undo", include_in_schema=False)
     def undo_person(request: Request, key: str = Form(...)) -> Response:
         grant = grant_of(request)
-        in_force = person_review.LOG.in_force(wh).filter((pl.col("record_key") == key) & pl.col("community_code").fill_null("").str.starts_with(grant.code))
+        in_force = person_review.LOG.in_force(wh).filter((pl.col("record_key") == key) & _in_jurisdiction(grant))
         if in_force.height == 0:
             return refuse(request, grant, "没有该记录的生效决定，或不在令牌辖区内", 404)
         return undone(request, in_force["record_id"][0], lambda who: person_review.undo_decision(wh, key, who))
@@ -304,6 +310,12 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
 def _who(grant: Grant) -> str:
     """Who decided: the name the token was issued to, and the token (``enteronce tokens list`` tells the rest)."""
     return f"{grant.label or '（未署名）'} · 令牌 {grant.token_id}"
+
+
+def _in_jurisdiction(grant: Grant) -> pl.Expr:
+    """A decision the token may see: recorded inside its division, or recorded with no place
+    (applied from a file, a record with no address) and the token at district level or above."""
+    return pl.col("community_code").str.starts_with(grant.code).fill_null(len(grant.code) <= CODE_LENGTHS[3])
 
 
 def _building_label(building: str | None) -> str:
