@@ -108,7 +108,7 @@ def match_texts(
                          declined.select("_i", "address_key", pl.lit(None, pl.String).alias("address_id"), pl.lit(None, pl.String).alias("building_id"))])
     seen = texts.join(known.select(TEXT_RESULT), on="address_key", how="inner") if known is not None else texts.clear().with_columns(*[pl.lit(None, pl.String).alias(c) for c in TEXT_RESULT[1:]])
     todo = texts.join(decided.select("_i"), on="_i", how="anti").join(seen.select("_i"), on="_i", how="anti")
-    parsed = parse_frame(todo.rename({"address_key": "text"}), "text", home=home_of(base)).with_columns(todo["_i"])
+    parsed = parse_frame(todo.rename({"address_key": "text"}), "text", home=home_of(base), base=base).with_columns(todo["_i"])
     links, candidates = match_parsed(parsed, base)
     by_text = pl.concat(
         [

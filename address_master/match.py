@@ -231,6 +231,6 @@ def _building_level(links: pl.DataFrame, ranked: pl.DataFrame, q: pl.DataFrame, 
 def match_addresses(addresses: pl.Series | list[str], base: pl.DataFrame) -> pl.DataFrame:
     """Parse and match raw address strings; one row per input in order (prepared ``base``)."""
     frame = pl.DataFrame({"address": addresses}, schema={"address": pl.String})
-    parsed = parse_frame(frame, "address", home=home_of(base)).with_row_index("_i")
+    parsed = parse_frame(frame, "address", home=home_of(base), base=base).with_row_index("_i")
     links, _ = match_parsed(parsed, base)
     return links.sort("_i").select("address_id", "building_id", "level", "score", "method", "decision", "candidate_id")

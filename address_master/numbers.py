@@ -79,5 +79,10 @@ def numerals_to_digits(expr: pl.Expr) -> pl.Expr:
     digit-by-digit form (三百四十九号, 三四九号, 二〇一室 → 349号, 349号, 201室). Only texts that have
     such a run are touched, once per distinct text."""
     convert = lambda text: _NUMERAL_BEFORE_WORD_RE.sub(lambda m: chinese_to_digits(m.group(1)) + m.group(2), text)  # noqa: E731
-    return pl.when(expr.str.contains(_NUMERAL_BEFORE_WORD)).then(
-        expr.map_batches(lambda values: _per_distinct(values, convert), return_dtype=pl.String)).otherwise(expr)
+
+    def touched(values: pl.Series) -> pl.Series:
+        # select the texts first: a when/then would still run the conversion over every text
+        having = values.filter(values.str.contains(_NUMERAL_BEFORE_WORD)).unique().to_list()
+        return values.replace({text: convert(text) for text in having}) if having else values
+
+    return expr.map_batches(touched, return_dtype=pl.String)

@@ -141,15 +141,21 @@ def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> p
     )
 
 
-def parse_frame(df: pl.DataFrame, column: str, home: str = "") -> pl.DataFrame:
+def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFrame | None = None) -> pl.DataFrame:
     """Parse ``df[column]``; returns one row per input row (same order) with :data:`FIELDS`.
 
     Clean standard addresses take the deterministic path; the others the learned one (see the
     module docstring). ``home`` is the hub's division code: where a name fits several divisions
-    equally, the one nearest the hub wins."""
+    equally, the one nearest the hub wins. ``base``: the prepared address base the texts will be
+    matched against — a text whose deterministic parse finds a road of the base with its number
+    ("钱晖巷79号…", no division written), or a compound of the base with its building ("秋庐小区9幢…"),
+    is clean too: a name the base knows is not a place name that merely ends like a road."""
     fast = parse_standard(df, column)
     # clean: a division of the hub's province resolved from the left, then a road and its number right after it
     clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null()
+    if base is not None:
+        known = lambda field: pl.col(field).is_in(base[field].drop_nulls().unique().implode())  # noqa: E731
+        clean = clean | (pl.col("road_no").is_not_null() & known("road")) | (pl.col("road").is_null() & pl.col("building").is_not_null() & known("compound"))
     both = fast.with_columns(df[column].cast(pl.String).alias("_text"), clean.alias("_clean"))
     todo = both.filter(~pl.col("_clean") & pl.col("_text").is_not_null())["_text"].unique()
     if todo.len() == 0:

@@ -83,7 +83,7 @@ def match_cmd(base_path: Path, chunk: int, encoding: str, skip_bad_rows: bool) -
     home = home_of(base)  # a name several divisions share is taken as the base's own
     out = sys.stdout.buffer
     for lines in read_chunks(sys.stdin.buffer, chunk):
-        parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a", home=home).with_row_index("_i")
+        parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a", home=home, base=base).with_row_index("_i")
         links, _ = match_parsed(parsed, base)
         _write(links.sort("_i").select("address_id", "building_id", "level", pl.col("score").round(4), "method"), out)
 
