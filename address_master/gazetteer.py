@@ -93,7 +93,7 @@ class Gazetteer:
         """The division under ``code`` (a street or community) whose name ``text`` starts with, the
         longest name first: (level name, name as written), or None."""
         found = None
-        for name, child in _children(self).get(code, ()):
+        for name, child in _children(self).get(code, {}).get(text[:2], ()):
             if text.startswith(name) and (found is None or len(name) > len(found[1])):
                 found = (LEVEL_OF_LENGTH[len(child)], name)
         return found
@@ -177,14 +177,15 @@ def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -
 
 
 @functools.cache
-def _children(gaz: Gazetteer) -> dict[str, list[tuple[str, str]]]:
-    """Every name of every street and community, under each of its parents (district, city, street)."""
-    out: dict[str, list[tuple[str, str]]] = {}
+def _children(gaz: Gazetteer) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Every name of every street and community, under each of its parents (district, city,
+    street), by the name's first two characters (a city has thousands: look up, don't scan)."""
+    out: dict[str, dict[str, list[tuple[str, str]]]] = {}
     for name, codes in gaz.by_name.items():
         for code in codes:
             if len(code) >= 9 and len(name) >= 2:
                 for parent in {code[:4], code[:6], code[:9]} - {code}:
-                    out.setdefault(parent, []).append((name, code))
+                    out.setdefault(parent, {}).setdefault(name[:2], []).append((name, code))
     return out
 
 

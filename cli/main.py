@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 import polars as pl
 
-from assets.resources import DEFAULTS
 from warehouse.catalog import CATALOG
 from pipelines.sources import all_specs
 
@@ -122,6 +121,8 @@ def ingest(systems: tuple[str, ...], landing: Path, warehouse: str, everything: 
 
 def _settings(landing: Path, warehouse: str | str, reports: Path) -> None:
     """The resources read ENTERONCE_* when a run starts (Dagster EnvVar); the run's processes inherit them."""
+    from assets.resources import DEFAULTS  # Dagster only for the commands that run it: `address parse` starts fast
+
     os.environ["ENTERONCE_LANDING"] = str(landing)
     os.environ["ENTERONCE_WAREHOUSE"] = str(warehouse)
     os.environ["ENTERONCE_REPORTS"] = str(reports)
