@@ -41,6 +41,17 @@ def test_report_examples_are_masked_by_their_column():
     assert mask_examples(examples, "hospital") == examples  # not personal: shown as is
 
 
+def test_no_level_sees_a_disability_certificate_number_in_clear():
+    """The certificate number is the holder's ID number plus two digits: every replica masks it as
+    it masks ID numbers (it once went to the province and the city in clear)."""
+    from warehouse.masking import LEVELS, level_policy
+
+    frame = pl.DataFrame({"id_number": ["330102199001011234"], "disability_cert_no": ["33010219900101123411"]})
+    for level in LEVELS:
+        row = mask_frame(frame, level_policy(level)).row(0, named=True)
+        assert row["disability_cert_no"] == "330102**********3411" and row["id_number"] == "330102********1234", level
+
+
 def test_a_role_adds_to_its_level_policy():
     from warehouse.masking import role_policy
 

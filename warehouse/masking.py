@@ -43,21 +43,21 @@ POLICY: dict[str, MaskRule] = {kind: RULES[rule] for kind, rule in REPORT_POLICY
 LEVELS = ("province", "city", "district", "street", "community")
 # replicas outside the hub, by level: kind or column → rule name (or "clear"). Streets and
 # communities work door to door with names; the province and the city see statistics, not people.
+# A disability certificate number is the holder's ID number plus two digits: masked like one.
 LEVEL_POLICY: dict[str, dict[str, str]] = {
-    "province": {"id_number": "id_6_4", "phone": "phone_3_4", "name": "name_1"},
-    "city": {"id_number": "id_6_4", "phone": "phone_3_4", "name": "name_1"},
-    "district": {"id_number": "id_6_4", "phone": "phone_3_4"},
-    "street": {"id_number": "id_6_4", "phone": "phone_3_4"},
-    "community": {"id_number": "id_6_4", "phone": "phone_3_4"},
+    "province": {"id_number": "id_6_4", "disability_cert_no": "id_6_4", "phone": "phone_3_4", "name": "name_1"},
+    "city": {"id_number": "id_6_4", "disability_cert_no": "id_6_4", "phone": "phone_3_4", "name": "name_1"},
+    "district": {"id_number": "id_6_4", "disability_cert_no": "id_6_4", "phone": "phone_3_4"},
+    "street": {"id_number": "id_6_4", "disability_cert_no": "id_6_4", "phone": "phone_3_4"},
+    "community": {"id_number": "id_6_4", "disability_cert_no": "id_6_4", "phone": "phone_3_4"},
 }
 # roles of the query API (api/), on top of the level's policy: who does what with the rows
 ROLES: dict[str, str] = {"caseworker": "社区工作者（上门服务，见姓名）", "analyst": "统计分析（只看汇总所需，姓名与门牌脱敏）",
                          "officer": "数据专员（质量报告与地址复核，见辖区内明细，可作复核决定）"}
 ROLE_POLICY: dict[str, dict[str, str]] = {
-    # the level's policy as is: communities and streets see names, IDs 6+4, phones 3+4; a disability
-    # certificate number is the holder's ID number plus two digits, so it is masked like one
-    "caseworker": {"disability_cert_no": "id_6_4"},
-    "officer": {"disability_cert_no": "id_6_4"},  # reviews need the records as caseworkers see them
+    # the level's policy as is: communities and streets see names, IDs and certificate numbers 6+4, phones 3+4
+    "caseworker": {},
+    "officer": {},  # reviews need the records as caseworkers see them
     "analyst": {"name": "name_1", "address": "digits", "id_number": "id_6_4", "phone": "phone_3_4", "disability_cert_no": "id_6_4"},
 }
 RAW_SUFFIX = "_raw"  # a value as delivered (``id_number_raw``) is as personal as the parsed one
