@@ -56,10 +56,14 @@ def record_decisions(wh: Warehouse, decisions: pl.DataFrame, decided_by: str, no
     missing = accepts.filter(pl.col("address_id").is_null() | (pl.col("address_id") == ""))
     if missing.height:
         raise DecisionError(f"accepting '{missing['address_key'][0]}' needs an address_id")
-    absent = accepts.join(read_base(wh).select("address_id"), on="address_id", how="anti")
+    base = read_base(wh).select("address_id", pl.col("community_code").alias("_place"))
+    absent = accepts.join(base, on="address_id", how="anti")
     if absent.height:
         raise DecisionError(f"{absent.height} decisions name address_ids not in the base, e.g. {absent['address_id'][0]}")
     rows = rows.with_columns(pl.when(pl.col("action") == "accept").then(pl.col("address_id")).alias("address_id"))
+    # an accepted address places the decision (who may see it) when the caller did not
+    placed = rows.join(base, on="address_id", how="left", maintain_order="left")
+    rows = placed.with_columns((pl.coalesce("community_code", "_place") if "community_code" in rows.columns else pl.col("_place")).alias("community_code")).drop("_place")
     return LOG.append(wh, rows, decided_by, now)
 
 

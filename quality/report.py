@@ -30,7 +30,7 @@ from warehouse.catalog import CATALOG
 from warehouse.masking import POLICY, kind_of, mask_expr
 from warehouse.registry import GOLD_BY_NAME
 from warehouse.storage import Warehouse
-from warehouse.tables import ADDRESS_LAYER, ADDRESS_LINKS, BASE_ADDRESSES, PERSON_LINKS, REVIEW_QUEUE
+from warehouse.tables import ADDRESS_LAYER, ADDRESS_LINKS, BASE_ADDRESSES, PERSON_LINKS, PERSON_REVIEW_QUEUE, REVIEW_QUEUE
 
 REPORTS = ("quality", "results", "reports")  # run_id, written_at, facts (JSON): what each run's report says
 PUBLISHES = ("quality", "results", "publishes")
@@ -59,6 +59,7 @@ class ReportFacts:
     collected_at: str  # Beijing time the facts were collected
     sections: dict[str, pl.DataFrame]  # Chinese headers, in SECTIONS' order
     review_queue: int
+    person_queue: int = 0  # records waiting for a same/different decision (0 in reports stored before it was counted)
 
     @property
     def title(self) -> str:
@@ -66,14 +67,14 @@ class ReportFacts:
 
     def to_json(self) -> str:
         return json.dumps({"run_id": self.run_id, "run_time": self.run_time, "collected_at": self.collected_at, "review_queue": self.review_queue,
-                           "sections": {k: {"columns": v.columns, "rows": v.rows()} for k, v in self.sections.items()}},
+                           "person_queue": self.person_queue, "sections": {k: {"columns": v.columns, "rows": v.rows()} for k, v in self.sections.items()}},
                           ensure_ascii=False, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> "ReportFacts":
         data = json.loads(text)
         sections = {k: pl.DataFrame(v["rows"], schema=v["columns"], orient="row", infer_schema_length=None) for k, v in data["sections"].items()}
-        return cls(data["run_id"], data["run_time"], data["collected_at"], sections, data["review_queue"])
+        return cls(data["run_id"], data["run_time"], data["collected_at"], sections, data["review_queue"], data.get("person_queue", 0))
 
 
 # ------------------------------------------------------------------------------- facts
@@ -247,6 +248,7 @@ def collect_facts(wh: Warehouse, run_id: str, locate: Locate | None = None) -> R
     persons = None if person_links is None else person_links.group_by("rule").len().sort("len", descending=True).collect()
     fresh = freshness(wh)
     queue = wh.scan(ADDRESS_LAYER, *REVIEW_QUEUE)
+    person_queue = wh.scan(*PERSON_REVIEW_QUEUE)
     sections = {
         "gates": _gates(wh, run_id),
         "failed": failed_rules(results),
@@ -268,7 +270,8 @@ def collect_facts(wh: Warehouse, run_id: str, locate: Locate | None = None) -> R
                                                           "new": "新人员", "review": "数据专员复核"}).alias("规则"), pl.col("len").alias("记录数")) if persons is not None else pl.DataFrame(),
     }
     return ReportFacts(run_id, beijing(started), beijing(datetime.now(timezone.utc)), sections,
-                       0 if queue is None else queue.select(pl.len()).collect().item())
+                       0 if queue is None else queue.select(pl.len()).collect().item(),
+                       0 if person_queue is None else person_queue.select(pl.col("record_key").n_unique()).collect().item())
 
 
 def keep_facts(wh: Warehouse, facts: ReportFacts) -> None:
@@ -359,7 +362,7 @@ def render_body(facts: ReportFacts, links: dict[str, dict[str, Callable[[dict], 
     links = links or {}
     parts = [f"<h1>{html.escape(facts.title)}</h1>",
              f"<p>运行 <code title=\"{html.escape(facts.run_id)}\">{short_run(facts.run_id)}</code> · 运行时间 {facts.run_time}（北京时间）"
-             f" · 现状统计于 {facts.collected_at} · 待复核地址 <b>{facts.review_queue}</b> 条</p>"]
+             f" · 现状统计于 {facts.collected_at} · 待复核地址 <b>{facts.review_queue}</b> 条 · 待复核人员 <b>{facts.person_queue}</b> 条</p>"]
     for key, title in SECTIONS.items():
         frame = s.get(key, pl.DataFrame())
         parts.append(f"<h2 id=\"{key}\">{title}</h2>")

@@ -347,7 +347,7 @@ def test_quality_report_page_and_its_xlsx_export(lake, visit):
     tab = visit()
     tab.login(lake["tokens"]["officer"], then="/wb/quality")
     content = tab.page.content()
-    for heading in ("发布闸门", "闸门趋势", "地址匹配率与隔离率（按街道、社区）", "数据鲜活度"):
+    for heading in ("发布闸门", "闸门趋势", "地址匹配率与隔离率（按街道、社区）", "数据鲜活度", "待复核人员"):
         assert heading in content
     assert "True" not in tab.page.locator("main").inner_text() and "False" not in tab.page.locator("main").inner_text()
     with tab.page.expect_download() as download:
