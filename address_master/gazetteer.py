@@ -31,7 +31,7 @@ SUFFIXES = {
     4: ("街道办事处", "街道", "民族乡", "镇", "乡", "苏木"),
     5: ("社区居民委员会", "社区居委会", "居民委员会", "村民委员会", "社区", "居委会", "村委会", "村"),
 }
-# Ways of writing the same kind of division (白石社区 = 白石社区居委会 = 白石社区居民委员会): a name
+# Ways of writing the same kind of division (X社区 = X社区居委会 = X社区居民委员会): a name
 # written with any of them is written in full, as much as the table's own
 SAME_SUFFIX = {
     4: (("街道", "街道办事处"),),

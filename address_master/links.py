@@ -14,7 +14,7 @@ import polars as pl
 
 from pipelines.ingest import processed_batches
 
-from address_master.match import home_of, match_parsed
+from address_master.match import match_parsed
 from address_master.parse import normalize_address, parse_frame
 from address_master.review import decisions_in_force
 from address_master.store import BASE_ADDRESSES, LAYER, LINKS, REVIEW_DECISIONS, REVIEW_QUEUE, read_base
@@ -108,7 +108,7 @@ def match_texts(
                          declined.select("_i", "address_key", pl.lit(None, pl.String).alias("address_id"), pl.lit(None, pl.String).alias("building_id"))])
     seen = texts.join(known.select(TEXT_RESULT), on="address_key", how="inner") if known is not None else texts.clear().with_columns(*[pl.lit(None, pl.String).alias(c) for c in TEXT_RESULT[1:]])
     todo = texts.join(decided.select("_i"), on="_i", how="anti").join(seen.select("_i"), on="_i", how="anti")
-    parsed = parse_frame(todo.rename({"address_key": "text"}), "text", home=home_of(base), base=base).with_columns(todo["_i"])
+    parsed = parse_frame(todo.rename({"address_key": "text"}), "text", base=base).with_columns(todo["_i"])
     links, candidates = match_parsed(parsed, base)
     by_text = pl.concat(
         [

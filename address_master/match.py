@@ -26,7 +26,6 @@ from rapidfuzz import fuzz, process
 
 from address_master.numbers import canonical_numbers
 from address_master.parse import normalize_address, parse_frame
-from pipelines.reference import CODE_LENGTHS
 
 KEY = ["road", "road_no", "building", "unit", "room"]
 
@@ -56,7 +55,7 @@ BLOCKS = [
 ]
 # for texts the blocks above found nothing for: a subset of the numbers
 FALLBACK_BLOCKS = [
-    # the unit left out ("清波街12号3幢301室"): room 301 of any unit of that building
+    # the unit left out ("…路12号3幢301室"): room 301 of any unit of that building
     BlockingRule("no_unit", ("road_no", "building", "room"), pl.col("unit").is_null() & pl.col("road_no").is_not_null() & pl.col("building").is_not_null() & pl.col("room").is_not_null()),
     # … and with no road number either ("丽舍新村2幢202室"): the compound's first character instead
     BlockingRule("compound_no_unit", ("building", "room", "_c1"), pl.col("unit").is_null() & pl.col("road_no").is_null() & pl.col("compound").is_not_null()
@@ -97,17 +96,6 @@ def prepare_base(base: pl.DataFrame) -> pl.DataFrame:
             pl.concat_str([pl.col("division_code"), pl.col("road"), pl.col("road_no"), pl.col("building").fill_null("-")], separator="|").alias("building_id")
         )
     return prepared
-
-
-def home_of(base: pl.DataFrame) -> str:
-    """The division every base address lies in (the hub: ``330102`` for one district's base):
-    where a name fits several divisions (白石社区 in 上城区 and in 鄞州区), the one nearest it wins."""
-    codes = base["division_code"].drop_nulls()
-    if codes.len() == 0:
-        return ""
-    low, high = codes.min(), codes.max()
-    n = next((i for i, (a, b) in enumerate(zip(low, high)) if a != b), min(len(low), len(high)))
-    return low[: max((length for length in CODE_LENGTHS.values() if length <= n), default=0)]
 
 
 def _inside(parsed_code: pl.Expr, base_code: pl.Expr) -> pl.Expr:
@@ -231,6 +219,6 @@ def _building_level(links: pl.DataFrame, ranked: pl.DataFrame, q: pl.DataFrame, 
 def match_addresses(addresses: pl.Series | list[str], base: pl.DataFrame) -> pl.DataFrame:
     """Parse and match raw address strings; one row per input in order (prepared ``base``)."""
     frame = pl.DataFrame({"address": addresses}, schema={"address": pl.String})
-    parsed = parse_frame(frame, "address", home=home_of(base), base=base).with_row_index("_i")
+    parsed = parse_frame(frame, "address", base=base).with_row_index("_i")
     links, _ = match_parsed(parsed, base)
     return links.sort("_i").select("address_id", "building_id", "level", "score", "method", "decision", "candidate_id")

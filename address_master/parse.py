@@ -30,7 +30,7 @@ import polars as pl
 from address_master.gazetteer import gazetteer
 from address_master.numbers import canonical_number, numerals_to_digits
 from address_master.tagger import FIELD_OF_LABEL, tag
-from pipelines.reference import division_names, divisions, legacy_divisions
+from pipelines.reference import CODE_LENGTHS, division_names, divisions, legacy_divisions
 from pipelines.text import char_fold_table
 
 FIELDS = [
@@ -141,19 +141,31 @@ def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> p
     )
 
 
+def home_of(base: pl.DataFrame) -> str:
+    """The division every base address lies in (the hub: a district's code for one district's base):
+    where a name fits several divisions (a community name used in two districts), the one nearest it wins."""
+    codes = base["division_code"].drop_nulls()
+    if codes.len() == 0:
+        return ""
+    low, high = codes.min(), codes.max()
+    n = next((i for i, (a, b) in enumerate(zip(low, high)) if a != b), min(len(low), len(high)))
+    return low[: max((length for length in CODE_LENGTHS.values() if length <= n), default=0)]
+
+
 def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFrame | None = None) -> pl.DataFrame:
     """Parse ``df[column]``; returns one row per input row (same order) with :data:`FIELDS`.
 
     Clean standard addresses take the deterministic path; the others the learned one (see the
     module docstring). ``home`` is the hub's division code: where a name fits several divisions
-    equally, the one nearest the hub wins. ``base``: the prepared address base the texts will be
-    matched against — a text whose deterministic parse finds a road of the base with its number
-    ("钱晖巷79号…", no division written), or a compound of the base with its building ("秋庐小区9幢…"),
+    equally, the one nearest the hub wins (default with a ``base``: :func:`home_of` it). ``base``:
+    the prepared address base the texts will be matched against — a text whose deterministic parse finds a road of the base with its number
+    ("…巷79号…", no division written), or a compound of the base with its building ("…小区9幢…"),
     is clean too: a name the base knows is not a place name that merely ends like a road."""
     fast = parse_standard(df, column)
     # clean: a division of the hub's province resolved from the left, then a road and its number right after it
     clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null()
     if base is not None:
+        home = home or home_of(base)
         known = lambda field: pl.col(field).is_in(base[field].drop_nulls().unique().implode())  # noqa: E731
         clean = clean | (pl.col("road_no").is_not_null() & known("road")) | (pl.col("road").is_null() & pl.col("building").is_not_null() & known("compound"))
     both = fast.with_columns(df[column].cast(pl.String).alias("_text"), clean.alias("_clean"))

@@ -273,10 +273,11 @@ def resolve_with_review(records: pl.DataFrame, prepared: pl.DataFrame | None = N
     out = rec.select("_r", "record_id", "record_key").join(placed.join(anchors, on="anchor"), on="_r", how="left").sort("_r")
     decided = pl.DataFrame(schema={"record_key": pl.String, "action": pl.String, "person_id": pl.String}) if decisions is None else decisions.select("record_key", "action", "person_id")
     same = decided.filter(pl.col("action") == "same").select("record_key", pl.col("person_id").alias("_decided"))
+    by_officer = pl.col("_decided").is_not_null()
     out = out.join(same, on="record_key", how="left").with_columns(
         pl.coalesce("_decided", "person_id").alias("person_id"),
-        pl.when(pl.col("_decided").is_not_null()).then(pl.lit("review")).otherwise(pl.col("rule")).alias("rule"),
-        pl.when(pl.col("_decided").is_not_null()).then(pl.lit(1.0)).otherwise(pl.col("score")).alias("score"),
+        pl.when(by_officer).then(pl.lit("review")).otherwise(pl.col("rule")).alias("rule"),
+        pl.when(by_officer).then(pl.lit(1.0)).otherwise(pl.col("score")).alias("score"),
     )
     near = near.with_columns(stable_ids("P", near["anchor"]).alias("candidate_person_id"))
     queue = (

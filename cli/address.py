@@ -65,7 +65,7 @@ ENCODING = click.option("--encoding", default="utf-8", show_default=True, help="
 def match_cmd(base_path: Path, chunk: int, encoding: str, skip_bad_rows: bool) -> None:
     """Match addresses (one per line on stdin) to the base: JSON lines of address_id, building_id, level, score, method."""
     from address_master.base import AddressBaseError, load_base
-    from address_master.match import home_of, match_parsed
+    from address_master.match import match_parsed
 
     try:
         base, _, rejected = load_base(base_path, encoding)
@@ -80,10 +80,9 @@ def match_cmd(base_path: Path, chunk: int, encoding: str, skip_bad_rows: bool) -
         click.echo(f"address base: {rejected.height} bad row(s) skipped, first: {where}", err=True)
     if base.height == 0:
         raise click.ClickException(f"{base_path}: no valid address rows to match against")
-    home = home_of(base)  # a name several divisions share is taken as the base's own
     out = sys.stdout.buffer
     for lines in read_chunks(sys.stdin.buffer, chunk):
-        parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a", home=home, base=base).with_row_index("_i")
+        parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a", base=base).with_row_index("_i")
         links, _ = match_parsed(parsed, base)
         _write(links.sort("_i").select("address_id", "building_id", "level", pl.col("score").round(4), "method"), out)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+import polars as pl
+
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 
 # rule text (or its start, for rules carrying a threshold) → Chinese
@@ -63,6 +65,11 @@ def yes_no(value: bool | None) -> str:
     return "" if value is None else ("是" if value else "否")
 
 
+def yes_no_expr(column: str) -> pl.Expr:
+    """:func:`yes_no` over a boolean column."""
+    return pl.col(column).replace_strict({True: "是", False: "否"}, return_dtype=pl.String)
+
+
 def beijing(moment: datetime | None) -> str:
     """A UTC moment as Beijing time, to the minute (naive moments are UTC, as Delta stores them)."""
     if moment is None:
@@ -76,4 +83,4 @@ def short_run(run_id: str) -> str:
     return run_id.split("-")[0][:8]
 
 
-__all__ = ["ADDRESS_DECISIONS", "BEIJING", "EXPECTATIONS", "PERSON_ACTIONS", "REVIEW_ACTIONS", "RULES", "beijing", "rule_label", "short_run", "yes_no"]
+__all__ = ["ADDRESS_DECISIONS", "BEIJING", "EXPECTATIONS", "PERSON_ACTIONS", "REVIEW_ACTIONS", "RULES", "beijing", "rule_label", "short_run", "yes_no", "yes_no_expr"]

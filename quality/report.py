@@ -24,8 +24,9 @@ from pipelines.quarantine import open_rows
 from pipelines.sources import all_specs
 from pipelines.summary import address_summary, warehouse_summary
 from quality.freshness import freshness
+from quality.gate import PUBLISHES
 from quality.gx_run import RESULTS
-from quality.labels import ADDRESS_DECISIONS, beijing, rule_label, short_run, yes_no
+from quality.labels import ADDRESS_DECISIONS, beijing, rule_label, short_run, yes_no, yes_no_expr
 from warehouse.catalog import CATALOG
 from warehouse.masking import POLICY, kind_of, mask_expr
 from warehouse.registry import GOLD_BY_NAME
@@ -33,7 +34,6 @@ from warehouse.storage import Warehouse
 from warehouse.tables import ADDRESS_LAYER, ADDRESS_LINKS, BASE_ADDRESSES, PERSON_LINKS, PERSON_REVIEW_QUEUE, REVIEW_QUEUE
 
 REPORTS = ("quality", "results", "reports")  # run_id, written_at, facts (JSON): what each run's report says
-PUBLISHES = ("quality", "results", "publishes")
 TREND_RUNS = 10
 UNPLACED = "未定位"
 # raw address text → address_id, for texts the address master already knows (injected by the
@@ -83,6 +83,21 @@ def _system_label(system: str) -> str:
     return spec.label if spec else system
 
 
+def _system_label_expr(column: str) -> pl.Expr:
+    """A column of system names as their Chinese labels."""
+    return pl.col(column).replace_strict({s: spec.label for s, spec in all_specs().items()}, default=pl.col(column))
+
+
+def _table_label_expr(column: str = "table") -> pl.Expr:
+    """A column of curated-table names as their Chinese labels."""
+    return pl.col(column).replace_strict({n: s.label for n, s in GOLD_BY_NAME.items()}, default=pl.col(column))
+
+
+def _field_of(column: str) -> str:
+    """The catalogue field a rule's column checks (``_id_number_valid`` → id_number)."""
+    return column.strip("_").removesuffix("_known").removesuffix("_valid")
+
+
 def _suite_label(suite: str) -> str:
     layer, _, name = suite.partition(".")
     if layer == "silver":
@@ -94,7 +109,7 @@ def _suite_label(suite: str) -> str:
 def _field_label(column: str | None) -> str:
     if not column:
         return "（整表）"
-    names = [c.strip("_").removesuffix("_known").removesuffix("_valid") for c in column.split(",")]
+    names = [_field_of(c) for c in column.split(",")]
     return "、".join(CATALOG[n].label if n in CATALOG else n for n in names)
 
 
@@ -118,7 +133,7 @@ def _masked_rows(offending: str | None, column: str | None) -> list[dict]:
     rows = json.loads(offending) if offending else []
     if not rows:
         return []
-    value_kind = kind_of((column or "").strip("_").removesuffix("_known").removesuffix("_valid"))
+    value_kind = kind_of(_field_of(column or ""))
     frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.all().cast(pl.String))
     rule = POLICY.get(value_kind or "")
     if rule is not None and "value" in frame.columns:
@@ -144,24 +159,23 @@ def failed_rules(results: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def _gates(wh: Warehouse, run_id: str) -> pl.DataFrame:
-    decided = wh.read(*PUBLISHES)
+def _gates(decided: pl.DataFrame, run_id: str) -> pl.DataFrame:
     if decided.height == 0:
         return pl.DataFrame()
     run = decided.filter(pl.col("run_id") == run_id).sort("decided_at").unique("table", keep="last").sort("table")
     return run.select(
-        pl.col("table").replace_strict({n: s.label for n, s in GOLD_BY_NAME.items()}, default=pl.col("table")).alias("表"),
+        _table_label_expr().alias("表"),
         pl.col("rows").alias("行数"),
         pl.when(pl.col("passed")).then(pl.lit("通过")).otherwise(pl.lit("未通过")).alias("闸门"),
-        pl.col("published").replace_strict({True: "是", False: "否"}, return_dtype=pl.String).alias("已发布"),
+        yes_no_expr("published").alias("已发布"),
         pl.col("version").alias("版本"), pl.col("inserted").alias("新增"), pl.col("updated").alias("更新"), pl.col("deleted").alias("删除"),
         pl.col("reasons").fill_null("").str.split("\n").list.head(3).list.join("；").alias("原因"),
     )
 
 
-def gate_trend(wh: Warehouse, runs: int = TREND_RUNS, until: str | None = None) -> pl.DataFrame:
-    """表 × the last ``runs`` runs (up to and including ``until``): 通过 / 未通过 / 未变 (inputs unchanged, not built)."""
-    decided = wh.read(*PUBLISHES)
+def gate_trend(decided: pl.DataFrame, runs: int = TREND_RUNS, until: str | None = None) -> pl.DataFrame:
+    """表 × the last ``runs`` runs (up to and including ``until``) of the gate decisions ``decided``
+    (``quality/results/publishes``): 通过 / 未通过 / 未变 (inputs unchanged, not built)."""
     if decided.height == 0:
         return pl.DataFrame()
     last = decided.sort("decided_at").unique(["run_id", "table"], keep="last")
@@ -174,7 +188,7 @@ def gate_trend(wh: Warehouse, runs: int = TREND_RUNS, until: str | None = None) 
     cells = last.join(order.select("run_id"), on="run_id").with_columns(state.alias("state"), pl.col("run_id").replace_strict(headers).alias("run"))
     grid = cells.pivot(on="run", index="table", values="state", aggregate_function="first", sort_columns=False)
     columns = [h for h in headers.values() if h in grid.columns]
-    return grid.select(pl.col("table").replace_strict({n: s.label for n, s in GOLD_BY_NAME.items()}, default=pl.col("table")).alias("表"), *columns).sort("表")
+    return grid.select(_table_label_expr().alias("表"), *columns).sort("表")
 
 
 def places(wh: Warehouse, locate: Locate | None) -> pl.DataFrame:
@@ -240,9 +254,8 @@ def collect_facts(wh: Warehouse, run_id: str, locate: Locate | None = None) -> R
     systems = per_system.select(
         pl.col("label").alias("系统"), pl.col("bronze").alias("收到"), pl.col("silver").alias("入库"), pl.col("quarantine").alias("隔离"),
         (pl.col("quarantine") / pl.col("bronze").clip(lower_bound=1)).round(4).alias("隔离率"),
-        pl.col("balanced").replace_strict({True: "是", False: "否"}, return_dtype=pl.String).alias("行数守恒"),
+        yes_no_expr("balanced").alias("行数守恒"),
     ) if per_system.height else pl.DataFrame()
-    labels = {s: spec.label for s, spec in all_specs().items()}
     by_system = address_summary(wh)
     person_links = wh.scan(*PERSON_LINKS)
     persons = None if person_links is None else person_links.group_by("rule").len().sort("len", descending=True).collect()
@@ -250,17 +263,17 @@ def collect_facts(wh: Warehouse, run_id: str, locate: Locate | None = None) -> R
     queue = wh.scan(ADDRESS_LAYER, *REVIEW_QUEUE)
     person_queue = wh.scan(*PERSON_REVIEW_QUEUE)
     sections = {
-        "gates": _gates(wh, run_id),
+        "gates": _gates(decided, run_id),
         "failed": failed_rules(results),
-        "trend": gate_trend(wh, until=run_id),
+        "trend": gate_trend(decided, until=run_id),
         "systems": systems,
-        "reasons": reasons.select(pl.col("system").replace_strict(labels, default=pl.col("system")).alias("系统"),
+        "reasons": reasons.select(_system_label_expr("system").alias("系统"),
                                   *[pl.col(c).alias({"reason": "原因", "rows": "行数"}.get(c, c)) for c in reasons.columns if c != "system"]) if reasons.height else reasons,
-        "rejected": rejected.select(pl.col("system").replace_strict(labels, default=pl.col("system")).alias("系统"), pl.col("file_name").alias("文件"),
+        "rejected": rejected.select(_system_label_expr("system").alias("系统"), pl.col("file_name").alias("文件"),
                                     pl.col("status").replace({"rejected": "已拒收", "duplicate": "重复交付"}).alias("状态"), pl.col("message").alias("说明")) if rejected.height else rejected,
         "freshness": fresh.select(pl.col("label").alias("系统"), pl.col("latest_batch").map_elements(lambda t: beijing(datetime.fromisoformat(t)), return_dtype=pl.String).alias("最近入库"), pl.col("age_days").alias("距今天数"),
-                                  pl.col("cadence_days").alias("应交付间隔（天）"), pl.col("fresh").replace_strict({True: "是", False: "否"}, return_dtype=pl.String).alias("按时")),
-        "address_by_system": by_system.select(pl.col("source_system").replace_strict(labels, default=pl.col("source_system")).alias("系统"),
+                                  pl.col("cadence_days").alias("应交付间隔（天）"), yes_no_expr("fresh").alias("按时")),
+        "address_by_system": by_system.select(_system_label_expr("source_system").alias("系统"),
                                               pl.col("address_values").alias("地址值"), pl.col("accepted").alias(ADDRESS_DECISIONS["accept"]),
                                               pl.col("review").alias(ADDRESS_DECISIONS["review"]), pl.col("building_only").alias(ADDRESS_DECISIONS["building"]),
                                               pl.col("unmatched").alias(ADDRESS_DECISIONS["reject"]),

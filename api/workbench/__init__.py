@@ -10,7 +10,6 @@ stylesheet, charts (inline SVG drawn on the server) — comes from the package: 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -117,7 +116,8 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
         child_length = next((n for n in sorted(LEVEL_OF_LENGTH) if n > len(code)), None)
         alerts = read_alerts(wh)
         open_alerts = alerts.filter((pl.col("state") != "done") & pl.col("community_code").fill_null(pl.col("district_code")).str.starts_with(code)) if alerts.height else alerts
-        places = _latest_places(wh)
+        facts = _latest_facts(wh)
+        rates = _place_rates(facts.sections.get("places", pl.DataFrame()) if facts else pl.DataFrame(), child_length)
         measures = [m for m in ("rows", *GROUPS) if m in counts["total"]]
         labels = {**counts["labels"], "rows": "人口"}
         cards = [(labels[m], counts["total"][m]) for m in measures] + [("待办预警", open_alerts.height)]
@@ -126,13 +126,12 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
         rows = []
         for child in counts["children"]:
             inside = child["code"] != code
-            rate = _place_rates(places, child["code"]) if inside else ("", "")
+            rate = rates.get(child["code"], ("", "")) if inside else ("", "")
             rows.append({"href": f"/wb/cockpit/{child['code']}" if inside else None,
                          "cells": [child["name"], *[f"{child[m]:,}" for m in measures], by_child_alerts.get(child["code"], 0) if inside else "", *rate]})
         chart = bars_svg([c["name"] for c in counts["children"] if c["code"] != code], [c.get("elderly_60", 0) for c in counts["children"] if c["code"] != code],
                          "60 岁以上老人（按下级区划）", percent=False) if counts["children"] else ""
         buildings = _buildings(store, grant, code) if level == "community" else None
-        facts = _latest_facts(wh)
         return render(request, "cockpit.html", grant, title=f"{store.name_of(code)} 数字驾驶舱", nav="cockpit", code=code,
                       crumbs=[(c, store.name_of(c)) for c in _lengths_down(grant.code, code)], here_name=store.name_of(code),
                       level_label=LEVEL_LABELS[level], version=snap.version, as_of=facts.collected_at if facts else "",
@@ -150,8 +149,8 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
         people = store.snapshot("persons").lookup("building_id", building_id, grant.code, grant.policy)
         shown = people.with_columns(pl.concat_str([
             pl.col("name").fill_null("（无姓名）"), pl.lit(" · "), pl.col("sex").fill_null(""), pl.lit(" "), pl.col("age").cast(pl.String).fill_null("?"), pl.lit("岁"),
-            pl.concat_list([pl.when(pl.col(f)).then(pl.lit(snap_label(f))) for f in GROUPS if f in people.columns]).list.drop_nulls().list.join("、")
-            .map_elements(lambda t: f"（{t}）" if t else "", return_dtype=pl.String)]).alias("who")) if people.height else people.with_columns(pl.lit("").alias("who"))
+            _in_brackets(pl.concat_list([pl.when(pl.col(f)).then(pl.lit(snap_label(f))) for f in GROUPS if f in people.columns]).list.drop_nulls().list.join("、"))
+            ]).alias("who")) if people.height else people.with_columns(pl.lit("").alias("who"))
         by_room = shown.group_by("address_id").agg(pl.col("who")) if people.height else pl.DataFrame(schema={"address_id": pl.String, "who": pl.List(pl.String)})
         rooms = addresses.join(by_room, on="address_id", how="left").sort("unit", "room", nulls_last=True)
         first = addresses.row(0, named=True)
@@ -192,7 +191,7 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
         spec = all_specs().get(system)
         if spec is None:
             return refuse(request, grant, f"没有系统 {system}", 404)
-        if len(grant.code) > CODE_LENGTHS[3]:
+        if _below_district(grant):
             return refuse(request, grant, "隔离行是整批交付的行，尚未落到街道、社区：区县及以上令牌可查看")
         rows = open_rows(wh, system)
         if batch and rows.height:
@@ -200,7 +199,7 @@ def mount_workbench(app: FastAPI, wh: Warehouse, store: Store, tokens: TokenStor
         shown = rows.head(QUARANTINE_SHOWN).select([c for c in ("source_file", "source_row", "columns", "reason", "raw_values") if c in rows.columns])
         shown = shown.rename({"source_file": "文件", "source_row": "行号", "columns": "出错字段", "reason": "原因", "raw_values": "原始值"}, strict=False)
         if "原始值" in shown.columns:
-            shown = shown.with_columns(_mask_raw(spec.columns))
+            shown = _mask_raw(shown, spec.columns)
         return render(request, "quarantine.html", grant, title=f"隔离行 {spec.label}", nav="quality", system_label=spec.label, batch=batch,
                       table=Markup(table_html(shown)))
 
@@ -312,10 +311,20 @@ def _who(grant: Grant) -> str:
     return f"{grant.label or '（未署名）'} · 令牌 {grant.token_id}"
 
 
+def _below_district(grant: Grant) -> bool:
+    """A street or community token: sees its own units, not the district's raw deliveries."""
+    return len(grant.code) > CODE_LENGTHS[3]
+
+
 def _in_jurisdiction(grant: Grant) -> pl.Expr:
     """A decision the token may see: recorded inside its division, or recorded with no place
     (applied from a file, a record with no address) and the token at district level or above."""
-    return pl.col("community_code").str.starts_with(grant.code).fill_null(len(grant.code) <= CODE_LENGTHS[3])
+    return pl.col("community_code").str.starts_with(grant.code).fill_null(not _below_district(grant))
+
+
+def _in_brackets(text: pl.Expr) -> pl.Expr:
+    """（text）, or nothing for an empty text."""
+    return pl.when(text != "").then(pl.concat_str([pl.lit("（"), text, pl.lit("）")])).otherwise(pl.lit(""))
 
 
 def _building_label(building: str | None) -> str:
@@ -339,30 +348,26 @@ def _latest_facts(wh: Warehouse):
     return stored_facts(wh, runs["run_id"][0]) if runs.height else None
 
 
-def _latest_places(wh: Warehouse) -> pl.DataFrame:
-    facts = _latest_facts(wh)
-    return facts.sections.get("places", pl.DataFrame()) if facts else pl.DataFrame()
-
-
-def _place_rates(places: pl.DataFrame, code: str) -> tuple[str, str]:
-    """Address match rate and quarantine rate of the units inside ``code``, from the latest report."""
-    if places.height == 0 or "_community_code" not in places.columns:
-        return "", ""
-    inside = places.filter(pl.col("_community_code").fill_null("").str.starts_with(code))
-    values, quarantined = inside["地址值"].sum(), inside["隔离行"].sum()
-    if values == 0:
-        return "", ""
-    accepted = (inside["匹配率"] * inside["地址值"]).sum()
-    return f"{accepted / values:.1%}", f"{quarantined / (values + quarantined):.2%}"
+def _place_rates(places: pl.DataFrame, child_length: int | None) -> dict[str, tuple[str, str]]:
+    """Per sub-division (code cut to ``child_length``): address match rate and quarantine rate of
+    the units inside it, from a report's places section."""
+    if not child_length or places.height == 0 or "_community_code" not in places.columns:
+        return {}
+    by = (places.filter(pl.col("_community_code").is_not_null())
+          .group_by(pl.col("_community_code").str.slice(0, child_length).alias("code"))
+          .agg(pl.col("地址值").sum().alias("values"), pl.col("隔离行").sum().alias("quarantined"), (pl.col("匹配率") * pl.col("地址值")).sum().alias("accepted"))
+          .filter(pl.col("values") > 0))
+    return {r["code"]: (f"{r['accepted'] / r['values']:.1%}", f"{r['quarantined'] / (r['values'] + r['quarantined']):.2%}") for r in by.iter_rows(named=True)}
 
 
 def _scoped(facts, grant: Grant):
     """A report as a token may see it: places inside its division; below the district no offending values."""
     sections = dict(facts.sections)
     places = sections.get("places")
-    if places is not None and places.height and "_community_code" in places.columns and len(grant.code) > CODE_LENGTHS[3]:
+    below = _below_district(grant)
+    if places is not None and places.height and "_community_code" in places.columns and below:
         sections["places"] = places.filter(pl.col("_community_code").fill_null("").str.starts_with(grant.code))
-    if len(grant.code) > CODE_LENGTHS[3] and "failed" in sections and "问题值及位置" in sections["failed"].columns:
+    if below and "failed" in sections and "问题值及位置" in sections["failed"].columns:
         sections["failed"] = sections["failed"].drop("问题值及位置")
     return replace(facts, sections=sections)
 
@@ -415,21 +420,18 @@ def _person_items(wh: Warehouse, queue: pl.DataFrame, grant: Grant) -> list[dict
     return items
 
 
-def _mask_raw(columns: dict[str, str]) -> pl.Expr:
-    """Raw values (JSON of source columns) with personal fields masked by their catalogue kind
-    (a page shows at most a few hundred rows: one small frame per row is fine here)."""
+def _mask_raw(frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
+    """``frame`` with its raw values (原始值: JSON of source columns) re-encoded with the personal
+    fields masked by their catalogue kind."""
     kinds = {source: kind_of(field) for source, field in columns.items() if kind_of(field) in POLICY}
-
-    def mask(text: str | None) -> str | None:
-        values = json.loads(text) if text else {}
-        personal = {k: None if values[k] is None else str(values[k]) for k in kinds if k in values}
-        if not personal:
-            return text
-        masked = pl.DataFrame({k: [v] for k, v in personal.items()}, schema={k: pl.String for k in personal})
-        masked = masked.select(mask_expr(k, POLICY[kinds[k]]) for k in personal).row(0, named=True)
-        return json.dumps({**values, **masked}, ensure_ascii=False)
-
-    return pl.col("原始值").map_elements(mask, return_dtype=pl.String)
+    if frame.height == 0 or frame["原始值"].drop_nulls().len() == 0:
+        return frame
+    values = frame["原始值"].str.json_decode(infer_schema_length=None).struct.unnest()
+    personal = [k for k in kinds if k in values.columns]
+    if not personal:
+        return frame
+    masked = values.with_columns(mask_expr(k, POLICY[kinds[k]]) for k in personal)
+    return frame.with_columns(masked.select(pl.struct(pl.all()).struct.json_encode().alias("原始值")).to_series())
 
 
 __all__ = ["COOKIE", "mount_workbench"]
