@@ -184,6 +184,9 @@ def gate_trend(decided: pl.DataFrame, runs: int = TREND_RUNS, until: str | None 
         order = order.filter(pl.col("at") <= order.filter(pl.col("run_id") == until)["at"][0])
     order = order.tail(runs)
     headers = {r: f"{beijing(a)[5:]} {short_run(r)}" for r, a in order.iter_rows()}
+    labels = list(headers.values())
+    # two runs in one minute whose ids begin alike would share a column: those show the whole id
+    headers = {r: h if labels.count(h) == 1 else f"{h[:-len(short_run(r))]}{r}" for r, h in headers.items()}
     state = pl.when(~pl.col("passed")).then(pl.lit("未通过")).when(pl.col("built").fill_null(True)).then(pl.lit("通过")).otherwise(pl.lit("未变"))
     cells = last.join(order.select("run_id"), on="run_id").with_columns(state.alias("state"), pl.col("run_id").replace_strict(headers).alias("run"))
     grid = cells.pivot(on="run", index="table", values="state", aggregate_function="first", sort_columns=False)

@@ -246,3 +246,23 @@ def test_a_new_day_of_power_readings_is_added_from_its_batch_alone(lake, distric
     assert included["batch_id"].n_unique() == wh.read("silver", "dianli", "_batches")["batch_id"].n_unique()
     after = _versions(wh)
     assert {n for n in after if after[n] != before[n]} == {"power_daily"}
+
+
+def test_gate_trend_keeps_runs_apart_whose_labels_would_be_the_same():
+    """Two runs decided in one minute with ids that begin alike get a column each (the report of
+    the second run used to fail on a duplicate column)."""
+    from datetime import datetime, timezone
+
+    from quality.report import gate_trend
+
+    at = datetime(2026, 12, 4, 8, 30, 5, tzinfo=timezone.utc)
+    decided = pl.DataFrame({
+        "run_id": ["abc-1", "abc-2", "abc-1", "abc-2"], "table": ["persons", "persons", "elderly", "elderly"],
+        "passed": [True, False, True, True], "built": [True, True, False, True],
+        "decided_at": [at, at.replace(second=40), at, at.replace(second=41)],
+    })
+    trend = gate_trend(decided, until="abc-2")
+    assert trend.width == 3 and trend.height == 2
+    assert sorted(trend.columns[1:]) == ["12-04 16:30 abc-1", "12-04 16:30 abc-2"]
+    persons = trend.filter(pl.col("表").str.contains("persons|人口"))
+    assert persons.height == 1 and persons.row(0)[1:] == ("通过", "未通过")
