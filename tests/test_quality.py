@@ -266,3 +266,21 @@ def test_gate_trend_keeps_runs_apart_whose_labels_would_be_the_same():
     assert sorted(trend.columns[1:]) == ["12-04 16:30 abc-1", "12-04 16:30 abc-2"]
     persons = trend.filter(pl.col("表").str.contains("persons|人口"))
     assert persons.height == 1 and persons.row(0)[1:] == ("通过", "未通过")
+
+
+def test_the_places_section_is_counted_once_per_state_of_the_lake(wh, monkeypatch):
+    """Each gold step rewrites the run's report: the per-community count over every address link
+    is reused while the tables it comes from keep their versions, and counted again when one moves."""
+    from quality import report
+
+    wh.write(pl.DataFrame({"address_id": ["A1", "A2"], "street_code": ["S1"] * 2, "street_name": ["一街道"] * 2,
+                           "community_code": ["C1", "C2"], "community_name": ["一社区", "二社区"]}), "address", "base", "addresses")
+    links = pl.DataFrame({"address_key": ["k1", "k2", "k3"], "address_id": ["A1", "A2", None], "decision": ["accept", "accept", "reject"]})
+    wh.write(links, "address", "links", "address_links")
+    first = report.places(wh, None)
+    assert first["地址值"].sum() == 3
+    counted, real = [], report._count_places
+    monkeypatch.setattr(report, "_count_places", lambda *a: counted.append(1) or real(*a))
+    assert report.places(wh, None).equals(first) and counted == []
+    wh.write(links.head(1), "address", "links", "address_links", mode="append")
+    assert report.places(wh, None)["地址值"].sum() == 4 and counted == [1]
