@@ -55,9 +55,20 @@ def _silver(wh: Warehouse, system: str, table: str, batches: list[str] | None = 
     return scan.collect()
 
 
+def join_rows(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """``left`` joined (left join) to ``right`` by source row (batch_id, source_row).
+
+    Through one integer key (the batch's number among ``left``'s batches, then the row): the
+    join on a string and an integer column takes twice the memory at millions of rows."""
+    numbers = left.select(pl.col("batch_id").unique()).with_row_index("_batch_no")
+    row = (pl.col("_batch_no").cast(pl.UInt64) * (1 << 32) + pl.col("source_row").cast(pl.UInt64)).alias("_row")
+    keyed = right.join(numbers, on="batch_id", how="inner").select(row, pl.exclude("batch_id", "source_row", "_batch_no"))
+    return left.join(numbers, on="batch_id", how="left").with_columns(row).join(keyed, on="_row", how="left").drop("_row", "_batch_no")
+
+
 def _silver_with_place(wh: Warehouse, system: str, table: str, batches: list[str] | None = None, columns: list[str] | None = None) -> pl.DataFrame:
     silver = _silver(wh, system, table, batches, columns)
-    placed = silver.join(_links(wh, system, batches=batches), on=["batch_id", "source_row"], how="left")
+    placed = join_rows(silver, _links(wh, system, batches=batches))
     return placed.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left")
 
 
@@ -125,7 +136,7 @@ def build_inspections(wh: Warehouse) -> pl.DataFrame:
 
 
 def _person_table(wh: Warehouse, system: str, table: str, columns: list[str], keys: tuple[str, ...]) -> pl.DataFrame:
-    rows = _silver_with_place(wh, system, table).join(_person_of(wh, system), on=["batch_id", "source_row"], how="left")
+    rows = join_rows(_silver_with_place(wh, system, table), _person_of(wh, system))
     picked = rows.select("person_id", *columns, "address_id", "building_id", "_division", "ingested_at", *_lineage(system))
     return with_divisions(_latest(picked, keys)).drop("ingested_at")
 
