@@ -10,6 +10,7 @@ from pipelines.pii import scrubbed_errors
 from pipelines.ingest import file_sha256
 from pipelines.summary import count_rows
 from assets.automation import EAGER
+from assets.executor import LARGE
 from assets.resources import LandingResource, WarehouseResource
 from assets.sources import folder_sensor, markdown_table, silver_key
 from pipelines.sources import all_specs
@@ -84,7 +85,7 @@ def address_links_asset() -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name="address_links",
-        op_tags={"dagster/priority": "3"},
+        op_tags={"dagster/priority": "3", **LARGE},
         specs=[
             dg.AssetSpec(
                 LINKS_KEY,

@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets.address import address_assets, address_base_sensor
 from assets.automation import automation_sensor
+from assets.executor import EXECUTOR
 from assets.alerts import alerts_asset
 from assets.forms import FORMS_GROUP, monthly_forms, monthly_forms_job, monthly_forms_schedule
 from assets.gold import gold_assets
@@ -56,11 +57,8 @@ def build_definitions() -> dg.Definitions:
         jobs=[ingest_all, everything, *SYNC_JOBS.values(), retention, monthly_forms_job],
         schedules=[daily_ingest, collect_corrections_schedule, retention_schedule, monthly_forms_schedule],
         resources=resources_from_env(),
-        # independent steps run in parallel processes (one per core); each step's memory is its own
-        executor=dg.multiprocess_executor.configured(
-            # steps fork from a server that has imported the code location once (not ~3 s of imports per step)
-            {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": ["assets.definitions", "great_expectations"]}}}
-        ),
+        # independent steps run in parallel processes (one per core); the largest take one memory slot
+        executor=EXECUTOR,
     )
 
 

@@ -9,6 +9,7 @@ import dagster as dg
 
 from address_master.links import locate_texts
 from assets.automation import AFTER_GATES
+from assets.executor import LARGE
 from assets.resources import QualityResource, WarehouseResource
 from assets.sources import silver_key
 from pipelines.pii import scrubbed_errors
@@ -41,7 +42,7 @@ def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec("quality_gate", asset=key, blocking=True, description="rules on the changed rows, whole-table invariants, and the latest batch of every source")],
         automation_condition=AFTER_GATES,
         output_required=False,
-        op_tags=PRIORITY.get(spec.name, {}),
+        op_tags={**PRIORITY.get(spec.name, {}), **(LARGE if any(specs[s].bulk for s in feeders(spec.name)) else {})},
     )
     @scrubbed_errors
     def _gold(context: dg.AssetExecutionContext, warehouse: WarehouseResource, quality: QualityResource):

@@ -11,6 +11,7 @@ from address_master.person_records import count_person_records, person_systems
 from address_master.store import input_signature, remember_inputs, unchanged_since_last_run
 from assets.address import LINKS_KEY
 from assets.automation import EAGER
+from assets.executor import LARGE
 from assets.resources import WarehouseResource
 from assets.sources import markdown_table, silver_key
 from pipelines.pii import scrubbed_errors
@@ -42,7 +43,7 @@ def person_master_asset() -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name="person_master",
-        op_tags={"dagster/priority": "3"},  # on the longest path of a day: first when both cores are busy
+        op_tags={"dagster/priority": "3", **LARGE},  # on the longest path of a day: first when both cores are busy
         specs=[
             dg.AssetSpec(PERSON_LINKS, deps=[LINKS_KEY, *_silver_deps(person_systems(all_specs()))], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="persons__resolved: every person-bearing silver row → person_id, rule, score"),
             dg.AssetSpec(GOLDEN_PERSONS, deps=[PERSON_LINKS], group_name="person_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="one row per person; each field with its source system; derived flags (elderly, living alone, 孤寡, disabled, subsidy, retiree, floating population)"),

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.automation import EAGER
+from assets.executor import LARGE
 from assets.resources import LandingResource, WarehouseResource
 from pipelines.pii import scrubbed_errors
 from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze, landing_files
@@ -101,6 +102,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"standardize_{spec.system}",
         pool=ingest_pool(spec),
+        op_tags=LARGE if spec.bulk else {},
         specs=[
             dg.AssetSpec(
                 silver_key(spec),

@@ -93,6 +93,9 @@ class SourceSpec:
     # what a person's record here establishes in the golden record: "registered" (户籍人口: the
     # household number and relation to the head come from this system), "retiree"
     person_facts: tuple[str, ...] = ()
+    # delivers millions of rows (a meter reading per account and day): its standardisation and the
+    # curated tables built from its batches run one at a time with the other memory-heavy steps
+    bulk: bool = False
 
     def __post_init__(self) -> None:
         for canonical in set(self.columns.values()) | set(self.required):

@@ -20,4 +20,5 @@ SPEC = SourceSpec(
     cadence_days=1,
     description="居民用户日用电量（国网营销系统），用于独居老人用电异常关怀。",
     feeds=("power_daily",),
+    bulk=True,
 )
