@@ -13,6 +13,7 @@ from typing import Callable
 import polars as pl
 
 from pipelines.corrections import SYSTEM as CORRECTIONS, apply_corrections
+from pipelines.ingest import processed_batches
 from warehouse.tables import ADDRESS_LAYER as LAYER, ADDRESS_LINKS as LINKS, BASE_ADDRESSES, BASE_BUILDINGS
 from warehouse.registry import DIVISION_COLUMNS, GOLD_BY_NAME
 from warehouse.storage import Warehouse
@@ -73,10 +74,13 @@ def _silver_with_place(wh: Warehouse, system: str, table: str, batches: list[str
 
 
 def _person_of(wh: Warehouse, system: str) -> pl.DataFrame:
-    links = wh.read("person", "links", "person_links")
-    if "role" in links.columns:
-        links = links.filter(pl.col("role") == "person")
-    return links.filter(pl.col("source") == system).select("batch_id", "source_row", "person_id")
+    scan = wh.scan("person", "links", "person_links")
+    if scan is None:  # the gate reports the table as not buildable from its inputs
+        raise pl.exceptions.ColumnNotFoundError("person/links/person_links does not exist yet (person master not run)")
+    if "role" in scan.collect_schema().names():
+        scan = scan.filter(pl.col("role") == "person")
+    # only this system's links, read lazily (all 2 M links of every system are not needed)
+    return scan.filter(pl.col("source") == system).select("batch_id", "source_row", "person_id").collect()
 
 
 def _latest(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
@@ -188,35 +192,24 @@ BY_BATCH: dict[str, str] = {"grid_events": "zongzhi", "weather_warnings": "qixia
 CHUNK_ROWS = 3_000_000
 
 
-def build_by_batches(wh: Warehouse, name: str) -> pl.DataFrame:
-    """A whole by-batch table, built a few batches at a time (the joins of 12 M readings at once
-    need several times the table's own memory), then the latest delivery of each key kept."""
-    system = BY_BATCH[name]
-    batches = wh.read("silver", system, "_batches")
+def batch_groups(wh: Warehouse, name: str) -> list[list[str]]:
+    """The batches of a by-batch table's system in the order they were standardised, in groups of
+    at most :data:`CHUNK_ROWS` rows (a bigger batch alone): a whole table is built and published a
+    group at a time (joining 12 M readings at once needs several times the table's own memory),
+    and a later group's rows replace an earlier one's of the same key, as a later delivery does."""
+    batches = processed_batches(wh, BY_BATCH[name])
     if batches.height == 0:
-        return BUILDERS[name](wh)
-    sizes = batches.group_by("batch_id").agg(pl.col("silver_rows").sum()).sort("batch_id")
+        return []
+    sizes = batches.group_by("batch_id").agg(pl.col("silver_rows").sum(), pl.col("processed_at").max()).sort("processed_at", "batch_id")
     groups: list[list[str]] = [[]]
     total = 0
-    for batch_id, rows in sizes.iter_rows():  # one step per batch, not per row
+    for batch_id, rows, _ in sizes.iter_rows():  # one step per batch, not per row
         if groups[-1] and total + rows > CHUNK_ROWS:
             groups.append([])
             total = 0
         groups[-1].append(batch_id)
         total += rows
-    chunks = [BUILDERS[name](wh, group) for group in groups]
-    return _latest_of_chunks(pl.concat(chunks, how="vertical_relaxed"), GOLD_BY_NAME[name].keys, wh, system)
-
-
-def _latest_of_chunks(frame: pl.DataFrame, keys: tuple[str, ...], wh: Warehouse, system: str) -> pl.DataFrame:
-    """Keys delivered in batches of different chunks: the batch standardised last wins (as in _latest)."""
-    duplicated = pl.struct(list(keys)).is_duplicated()
-    repeated = frame.filter(duplicated)
-    if repeated.height == 0:
-        return frame
-    order = wh.read("silver", system, "_batches").group_by("batch_id").agg(pl.col("processed_at").max().alias("_processed"))
-    winners = repeated.join(order, on="batch_id", how="left").sort(["_processed", "batch_id", "source_row"], descending=True, nulls_last=True)
-    return pl.concat([frame.filter(~duplicated), winners.unique(list(keys), keep="first").drop("_processed")])
+    return groups
 
 
 BUILDERS: dict[str, Callable[..., pl.DataFrame]] = {

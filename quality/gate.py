@@ -22,14 +22,14 @@ from datetime import datetime, timezone
 import polars as pl
 
 import pipelines.gold
-from pipelines.gold import BUILDERS, BY_BATCH, build_by_batches
+from pipelines.gold import BUILDERS, BY_BATCH, batch_groups
 from pipelines.ingest import BATCHES_TABLE, processed_batches
 from pipelines.quarantine import REPLAYED_TABLE, open_rows
 from pipelines.sources import all_specs, feeders
 from pipelines.sources.spec import SourceSpec
 from quality.gx_run import RESULTS, keep_results, run_suite
 from quality.suites import RESULT_SCHEMA, gold_row_suite, gold_table_rules, silver_suite
-from warehouse.publish import OP, UPSERT, ChangeCounts, diff_by_key, merge_changes
+from warehouse.publish import DELETE, OP, UPSERT, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import TableSpec
 from warehouse.storage import Warehouse
 from warehouse.tables import ADDRESS_LAYER, ADDRESS_LINKS, BASE_ADDRESSES, GOLDEN_PERSONS, LINK_STATE, PERSON_LINKS, PERSON_STATE
@@ -152,7 +152,16 @@ def _current(wh: Warehouse, name: str, only: pl.DataFrame | None = None, keys: t
     assert scan is not None
     if only is None:
         return scan, version
-    return scan.join(only.lazy().select(list(keys)), on=list(keys), how="semi"), version
+    return _within(scan, only, keys).join(only.lazy().select(list(keys)), on=list(keys), how="semi"), version
+
+
+def _within(scan: pl.LazyFrame, only: pl.DataFrame, keys: tuple[str, ...] | list[str]) -> pl.LazyFrame:
+    """``scan`` narrowed to the range of ``only``'s key values: files and row groups outside it are
+    skipped by their statistics (a new day of readings is compared with that day's rows, not with
+    every reading published before)."""
+    bounds = [pl.col(k).is_between(only[k].min(), only[k].max()) for k in keys
+              if only.height and only[k].null_count() == 0 and (only[k].dtype.is_numeric() or only[k].dtype.is_temporal())]
+    return scan.filter(*bounds) if bounds else scan
 
 
 def publish(
@@ -217,7 +226,7 @@ def _is_insert_only(wh: Warehouse, spec: TableSpec, changes: pl.DataFrame) -> bo
     scan = wh.scan("gold", "curated", spec.name)
     assert scan is not None
     keys = list(spec.keys)
-    return scan.select(keys).join(changes.lazy().select(keys), on=keys, how="semi").select(pl.len()).collect().item() == 0
+    return _within(scan, changes, keys).select(keys).join(changes.lazy().select(keys), on=keys, how="semi").select(pl.len()).collect().item() == 0
 
 
 def _link_inputs(wh: Warehouse) -> str:
@@ -250,9 +259,9 @@ def _record_batches(wh: Warehouse, spec: TableSpec, batches: list[str] | None) -
         return
     if batches is None:  # a whole build includes every batch there is
         batches = processed_batches(wh, system)["batch_id"].unique().sort().to_list()
-        included = wh.read(*PUBLISHED_BATCHES)
-        if included.height:
-            batches = sorted(set(batches) - set(included.filter(pl.col("table") == spec.name)["batch_id"].to_list()))
+    included = wh.read(*PUBLISHED_BATCHES)
+    if included.height:  # each batch recorded once (a rebuild publishes batches already included)
+        batches = sorted(set(batches) - set(included.filter(pl.col("table") == spec.name)["batch_id"].to_list()))
     if batches:
         wh.write(pl.DataFrame({"table": spec.name, "system": system, "batch_id": batches}), *PUBLISHED_BATCHES, mode="append")
 
@@ -304,25 +313,58 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
         outcome = Outcome(spec.name, rows, True, False, version, [], built=False)
         record_outcome(wh, run_id, outcome, inputs, fingerprint)
         return outcome
+    address_ids = wh.read(ADDRESS_LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
+    person_ids = wh.read(*GOLDEN_PERSONS, columns=["person_id"]).get_column("person_id", default=None)
     try:
-        if batches is not None:
-            frame = BUILDERS[spec.name](wh, batches)
-        elif spec.name in BY_BATCH:
-            frame = build_by_batches(wh, spec.name)
+        if batches is None and spec.name in BY_BATCH:
+            outcome = _publish_in_groups(wh, spec, run_id, failures, address_ids, person_ids)
         else:
-            frame = BUILDERS[spec.name](wh)
+            frame = BUILDERS[spec.name](wh, batches) if batches is not None else BUILDERS[spec.name](wh)
+            outcome, _ = publish(wh, spec, frame, run_id, failures, address_ids, person_ids, scoped=batches is not None)
+            if outcome.passed:
+                _record_batches(wh, spec, batches)
     except (pl.exceptions.PolarsError, KeyError) as err:  # an input table is missing or empty
         blocked = [f"source {s} failed: {w}" for s in sources for w in failures.get(s, [])]
         _, version = _current(wh, spec.name)
         outcome = Outcome(spec.name, 0, False, False, version, [*blocked, f"cannot build from its inputs: {str(err).splitlines()[0]}"])
-    else:
-        address_ids = wh.read(ADDRESS_LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
-        person_ids = wh.read(*GOLDEN_PERSONS, columns=["person_id"]).get_column("person_id", default=None)
-        outcome, _ = publish(wh, spec, frame, run_id, failures, address_ids, person_ids, scoped=batches is not None)
-    if outcome.passed:
-        _record_batches(wh, spec, batches)
     record_outcome(wh, run_id, outcome, inputs, fingerprint)
     return outcome
+
+
+def _publish_in_groups(
+    wh: Warehouse, spec: TableSpec, run_id: str, failures: dict[str, list[str]], address_ids: pl.Series | None, person_ids: pl.Series | None,
+) -> Outcome:
+    """A whole by-batch table (first load, or the address links recomputed), built and published a
+    group of batches at a time (:func:`pipelines.gold.batch_groups`): each group is diffed against
+    the published rows of its keys and audited like a new delivery, so memory stays near one
+    group's rows instead of the whole table's. Keys no group delivers any more (withdrawn batches)
+    are deleted at the end. A failing group stops there: the groups before it stay published and
+    recorded, the next run goes on from it."""
+    keys = list(spec.keys)
+    counts, version, seen = ChangeCounts(0, 0, 0), None, []
+    groups = batch_groups(wh, spec.name)
+    if not groups:  # the gate reports the table as not buildable from its inputs
+        raise pl.exceptions.NoDataError(f"silver/{BY_BATCH[spec.name]} has no batches yet")
+    for group in groups:
+        frame = BUILDERS[spec.name](wh, group)
+        outcome, _ = publish(wh, spec, frame, run_id, failures, address_ids, person_ids, scoped=True)
+        counts = ChangeCounts(counts.inserted + outcome.changes.inserted, counts.updated + outcome.changes.updated, 0)
+        version = outcome.version
+        if not outcome.passed:
+            return Outcome(spec.name, frame.height, False, counts.total > 0, version, outcome.reasons, counts)
+        _record_batches(wh, spec, group)
+        seen.append(frame.select(keys))
+        del frame
+    delivered = pl.concat(seen).unique() if seen else pl.DataFrame(schema={k: pl.String for k in keys})
+    current, _ = _current(wh, spec.name)
+    if current is not None:
+        gone = current.select(keys).collect(engine="streaming").join(delivered, on=keys, how="anti", nulls_equal=True)
+        if gone.height:
+            changes = gone.with_columns(pl.lit(DELETE).alias(OP))
+            staging_version = wh.write(changes, "staging", "curated", spec.name, mode="overwrite", schema_mode="overwrite")
+            version = publish_staged(wh, spec, staging_version, changes) or version
+            counts = ChangeCounts(counts.inserted, counts.updated, gone.height)
+    return Outcome(spec.name, delivered.height, True, counts.total > 0, version, [], counts)
 
 
 def record_outcome(wh: Warehouse, run_id: str, outcome: Outcome, inputs: str = "", fingerprint: str = "") -> None:

@@ -284,3 +284,39 @@ def test_the_places_section_is_counted_once_per_state_of_the_lake(wh, monkeypatc
     assert report.places(wh, None).equals(first) and counted == []
     wh.write(links.head(1), "address", "links", "address_links", mode="append")
     assert report.places(wh, None)["地址值"].sum() == 4 and counted == [1]
+
+
+def test_a_whole_by_batch_table_is_published_a_group_of_batches_at_a_time(lake, tmp_path, monkeypatch):
+    """A first load of power_daily built group by group equals the table built at once; a rebuild
+    of the same rows changes nothing; a withdrawn batch's rows are deleted by the next rebuild."""
+    import pipelines.gold
+    import quality.gate as gate
+
+    _, _, shared = lake
+    shutil.copytree(shared.root, tmp_path / "wh")
+    wh = Warehouse(str(tmp_path / "wh"))
+    spec, keys = GOLD_BY_NAME["power_daily"], list(GOLD_BY_NAME["power_daily"].keys)
+    published = wh.read("gold", "curated", "power_daily").sort(keys)
+    batches = wh.read("silver", "dianli", "_batches")
+    monkeypatch.setattr(pipelines.gold, "CHUNK_ROWS", int(batches["silver_rows"].max()))  # one batch per group
+    monkeypatch.setattr(gate, "_unchanged_inputs", lambda *a: False)
+    monkeypatch.setattr(gate, "_new_batches", lambda *a: None)  # as after the address links were recomputed
+    groups = pipelines.gold.batch_groups(wh, "power_daily")
+    assert len(groups) == batches["batch_id"].n_unique() > 1
+
+    version = wh.table("gold", "curated", "power_daily").version()
+    again = gate.curate_table(wh, spec, "rebuild")
+    assert again.passed and again.changes.total == 0 and not again.published
+    assert wh.table("gold", "curated", "power_daily").version() == version  # nothing changed: no commit
+
+    shutil.rmtree(tmp_path / "wh" / "gold" / "curated" / "power_daily")  # a first load
+    first = gate.curate_table(wh, spec, "first-load")
+    assert first.passed and first.changes.as_dict() == {"inserted": published.height, "updated": 0, "deleted": 0}
+    assert wh.read("gold", "curated", "power_daily").sort(keys).equals(published.select(wh.read("gold", "curated", "power_daily").columns))
+
+    withdrawn = groups[0][0]
+    gone = wh.read("silver", "dianli", "meter_readings").filter(pl.col("batch_id") == withdrawn).select(keys).unique().height
+    withdraw_batch(wh, "dianli", withdrawn, "test: delivered by mistake")
+    after = gate.curate_table(wh, spec, "after-withdrawal")
+    assert after.passed and after.changes.deleted == gone > 0
+    assert wh.read("gold", "curated", "power_daily").filter(pl.col("batch_id") == withdrawn).height == 0
