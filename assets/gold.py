@@ -20,8 +20,10 @@ from warehouse.registry import GOLD, TableSpec
 
 
 # the tables on the longest path of a day (公安 → links → persons → gold) start first when both
-# cores are busy (the multiprocess executor honours dagster/priority)
+# cores are busy (the multiprocess executor honours dagster/priority); a table built from a bulk
+# system is the longest gold step and starts with persons
 PRIORITY = {"persons": {"dagster/priority": "2"}, "elderly": {"dagster/priority": "1"}, "households": {"dagster/priority": "1"}}
+BULK_TABLE = {**LARGE, "dagster/priority": "2"}
 
 
 def gold_key(name: str) -> dg.AssetKey:
@@ -42,7 +44,7 @@ def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec("quality_gate", asset=key, blocking=True, description="rules on the changed rows, whole-table invariants, and the latest batch of every source")],
         automation_condition=AFTER_GATES,
         output_required=False,
-        op_tags={**PRIORITY.get(spec.name, {}), **(LARGE if any(specs[s].bulk for s in feeders(spec.name)) else {})},
+        op_tags={**PRIORITY.get(spec.name, {}), **(BULK_TABLE if any(specs[s].bulk for s in feeders(spec.name)) else {})},
     )
     @scrubbed_errors
     def _gold(context: dg.AssetExecutionContext, warehouse: WarehouseResource, quality: QualityResource):

@@ -36,20 +36,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = None) -> dict:
     """One run of the `everything` job in a child process, memory sampled over its tree."""
+    # no nodes file: the five-level sync is measured by bench_sync.py (the repository's own
+    # data/nodes.yaml names the demo's replicas, which a benchmark must not write into)
     env = {**os.environ, "DAGSTER_HOME": str(args.home), "ENTERONCE_WAREHOUSE": str(args.out / "warehouse"),
-           "ENTERONCE_LANDING": str(args.data / "landing"), "ENTERONCE_REPORTS": str(args.out / "reports")}
+           "ENTERONCE_LANDING": str(args.data / "landing"), "ENTERONCE_REPORTS": str(args.out / "reports"),
+           "ENTERONCE_NODES": str(args.out / "no-nodes.yaml")}
     started = time.perf_counter()
     select = ["--systems", ",".join(systems)] if systems else []
     proc = subprocess.Popen([sys.executable, __file__, "--child", "--out", str(args.out), *select], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-    peak_total, peak_pss, per_pid, stop = 0, 0, {}, threading.Event()
+    peak_total, peak_pss, per_pid, at_peak, stop = 0, 0, {}, {}, threading.Event()
 
     def sample():
-        nonlocal peak_total, peak_pss
+        nonlocal peak_total, peak_pss, at_peak
         while not stop.is_set():
             pids = process_tree(proc.pid)
             sizes = {p: rss(p) for p in pids}
             peak_total = max(peak_total, sum(sizes.values()))
-            peak_pss = max(peak_pss, sum(pss(p) for p in pids))
+            shares = {p: pss(p) for p in pids}
+            if sum(shares.values()) > peak_pss:  # which processes make up the peak
+                peak_pss, at_peak = sum(shares.values()), shares
             for p, size in sizes.items():
                 per_pid[p] = max(per_pid.get(p, 0), size)
             time.sleep(0.2)
@@ -63,8 +68,13 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
     seconds = time.perf_counter() - started
     child = json.loads(out.decode().strip().splitlines()[-1])
     steps = {k: {**v, "peak_rss_gib": round(per_pid.get(v.get("pid", -1), 0) / 2**30, 2)} for k, v in child["steps"].items()}
+    names = {v.get("pid"): k for k, v in child["steps"].items()}
+    at_peak_gib = {names.get(p, "run, forkserver and other processes"): 0.0 for p in at_peak}
+    for p, size in at_peak.items():
+        at_peak_gib[names.get(p, "run, forkserver and other processes")] += size / 2**30
     return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "success": child["success"],
-            "peak_rss_tree_gib": round(peak_total / 2**30, 2), "peak_pss_tree_gib": round(peak_pss / 2**30, 2), "steps": steps, "gold": child["gold"]}
+            "peak_rss_tree_gib": round(peak_total / 2**30, 2), "peak_pss_tree_gib": round(peak_pss / 2**30, 2),
+            "pss_at_peak_gib": {k: round(v, 2) for k, v in at_peak_gib.items()}, "steps": steps, "gold": child["gold"]}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -122,6 +132,8 @@ def markdown(results: list[dict]) -> str:
     lines = []
     for r in results:
         lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB (PSS, shared pages once: {r.get('peak_pss_tree_gib', '–')} GiB), success {r['success']}\n")
+        if r.get("pss_at_peak_gib"):
+            lines.append("PSS at the peak: " + ", ".join(f"{k} {v} GiB" for k, v in sorted(r["pss_at_peak_gib"].items(), key=lambda kv: -kv[1])) + "\n")
         lines.append("| step | seconds | peak RSS GiB |\n|---|---:|---:|")
         for name, s in sorted(r["steps"].items(), key=lambda kv: -kv[1].get("seconds", 0))[:25]:
             lines.append(f"| {name} | {s.get('seconds', '')} | {s['peak_rss_gib']} |")
