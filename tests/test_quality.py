@@ -320,3 +320,34 @@ def test_a_whole_by_batch_table_is_published_a_group_of_batches_at_a_time(lake, 
     after = gate.curate_table(wh, spec, "after-withdrawal")
     assert after.passed and after.changes.deleted == gone > 0
     assert wh.read("gold", "curated", "power_daily").filter(pl.col("batch_id") == withdrawn).height == 0
+
+
+def test_a_failing_group_stops_a_whole_build_there_and_the_next_build_goes_on(lake, tmp_path, monkeypatch):
+    """The groups before a failing one stay published and recorded; the failing group's rows are
+    not published; once the bad rows are gone the next build publishes the rest."""
+    import pipelines.gold
+    import quality.gate as gate
+
+    _, _, shared = lake
+    shutil.copytree(shared.root, tmp_path / "wh")
+    wh = Warehouse(str(tmp_path / "wh"))
+    spec, keys = GOLD_BY_NAME["power_daily"], list(GOLD_BY_NAME["power_daily"].keys)
+    published = wh.read("gold", "curated", "power_daily")
+    monkeypatch.setattr(pipelines.gold, "CHUNK_ROWS", int(wh.read("silver", "dianli", "_batches")["silver_rows"].max()))
+    monkeypatch.setattr(gate, "_unchanged_inputs", lambda *a: False)
+    groups = pipelines.gold.batch_groups(wh, "power_daily")
+    shutil.rmtree(tmp_path / "wh" / "gold" / "curated" / "power_daily")  # a first load
+    wh.write(pl.DataFrame(schema={"table": pl.String, "system": pl.String, "batch_id": pl.String}), "quality", "results", "published_batches", mode="overwrite")
+    good = gate.BUILDERS["power_daily"]
+    bad = groups[1]
+    monkeypatch.setitem(gate.BUILDERS, "power_daily", lambda w, batches: good(w, batches).with_columns(
+        pl.when(pl.lit(batches == bad)).then(pl.lit(9999.0)).otherwise(pl.col("kwh")).alias("kwh")))  # beyond the rule's 0–500
+    failed = gate.curate_table(wh, spec, "bad-group")
+    assert not failed.passed and failed.published
+    first = good(wh, groups[0])
+    assert wh.read("gold", "curated", "power_daily").sort(keys).select(keys).equals(first.select(keys).sort(keys))
+    assert set(wh.read("quality", "results", "published_batches")["batch_id"]) == set(groups[0])
+    monkeypatch.setitem(gate.BUILDERS, "power_daily", good)
+    done = gate.curate_table(wh, spec, "fixed")
+    assert done.passed
+    assert wh.read("gold", "curated", "power_daily").sort(keys).equals(published.select(wh.read("gold", "curated", "power_daily").columns).sort(keys))
