@@ -8,7 +8,6 @@ from address_master.links import count_address_values, refresh_links
 from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, REVIEW_QUEUE, remember_inputs, unchanged_since_last_run, write_base
 from pipelines.pii import scrubbed_errors
 from pipelines.ingest import file_sha256
-from pipelines.summary import count_rows
 from assets.automation import EAGER
 from assets.executor import LARGE
 from assets.resources import LandingResource, WarehouseResource
@@ -105,7 +104,7 @@ def address_links_asset() -> dg.AssetsDefinition:
         specs = list(all_specs().values())
         refreshed = refresh_links(wh, specs)
         queue = refreshed.queue
-        total_links = count_rows(wh, LAYER, *LINKS)
+        total_links = wh.row_count(LAYER, *LINKS)
         expected = count_address_values(wh, specs)
         by_decision = refreshed.by_decision.sort("len", descending=True)
         accepted = int(by_decision.filter(pl.col("decision") == "accept")["len"].sum())

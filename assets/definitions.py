@@ -17,23 +17,22 @@ from assets.notify import NOTIFY_SENSORS
 from assets.persons import person_assets
 from assets.resources import resources_from_env
 from assets.retention import retention, retention_schedule
-from assets.sources import bronze_asset, conservation_check, landing_sensor, silver_asset
+from assets.sources import bronze_asset, landing_sensor, silver_asset
 from assets.sync import SYNC_ASSETS, SYNC_JOBS, collect_corrections_schedule, sync_on_gold_change
 from pipelines.pii import install as scrub_logs
 from pipelines.sources import all_specs
 
 scrub_logs()  # every log record of the code location and its steps is scrubbed as it is made
 
-def assets_and_checks() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
-    """Every asset and standalone check, for the source systems known now."""
+def all_assets() -> list[dg.AssetsDefinition]:
+    """Every asset with its checks, for the source systems known now."""
     specs = list(all_specs().values())
-    assets = [a for spec in specs for a in (bronze_asset(spec), silver_asset(spec))] + address_assets() + person_assets() + gold_assets() + SYNC_ASSETS + [alerts_asset]
-    return assets, [conservation_check(spec) for spec in specs]
+    return [a for spec in specs for a in (bronze_asset(spec), silver_asset(spec))] + address_assets() + person_assets() + gold_assets() + SYNC_ASSETS + [alerts_asset]
 
 
 def build_definitions() -> dg.Definitions:
     """The code location: every source folder's assets, checks and sensor, the masters, gold."""
-    assets, checks = assets_and_checks()
+    assets = all_assets()
     # the monthly forms are partitioned by month: their own job and schedule, not part of a plain run
     everything = dg.define_asset_job("everything", selection=dg.AssetSelection.all() - dg.AssetSelection.groups(FORMS_GROUP),
                                      description="every asset, end to end")
@@ -52,7 +51,6 @@ def build_definitions() -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[*assets, monthly_forms],
-        asset_checks=checks,
         sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS, sync_on_gold_change],
         jobs=[ingest_all, everything, *SYNC_JOBS.values(), retention, monthly_forms_job],
         schedules=[daily_ingest, collect_corrections_schedule, retention_schedule, monthly_forms_schedule],
@@ -63,7 +61,7 @@ def build_definitions() -> dg.Definitions:
 
 
 defs = build_definitions()
-ASSETS, CHECKS = assets_and_checks()
+ASSETS = all_assets()
 
 
 def everything_job() -> dg.JobDefinition:

@@ -12,7 +12,7 @@ from assets.resources import LandingResource, WarehouseResource
 from pipelines.pii import scrubbed_errors
 from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze, landing_files
 from pipelines.sources.spec import SourceSpec
-from quality.conservation import row_conservation
+from quality.conservation import row_conservation, table_totals
 from quality.freshness import system_freshness
 from quality.gate import audit_batch, describe
 
@@ -125,6 +125,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         check_specs=[
             dg.AssetCheckSpec("batch_quality", asset=key, description="each new batch against the system's expectation suite (audited once; the gold gates read the result)"),
             dg.AssetCheckSpec("freshness", asset=key, description="数据鲜活度: delivered on demand, never late" if spec.on_demand else f"数据鲜活度: a delivery at least every {spec.cadence_days} day(s) (WARN only)"),
+            dg.AssetCheckSpec("row_conservation", asset=key, blocking=True, description="行数守恒: for each batch standardised in this run, records in the file (counted at intake) = lines of its bronze rows and bronze rows = silver rows + quarantined rows, read back from the tables; for the whole tables, the same sum from the Delta log"),
         ],
     )
     @scrubbed_errors
@@ -136,6 +137,11 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             results = audit_batch(wh, spec, batch["batch_id"], context.run_id)
             failed += [f"{batch['batch_id']}: {describe(r)}" for r in results.filter(~pl.col("success")).iter_rows(named=True)]
         fresh = system_freshness(wh, spec)
+        # checked here, not in a step of its own: the new batches are known, and the whole tables
+        # are counted from the log — no second process, no scan of a 12 M-row table
+        counts = row_conservation(spec, wh, [b["batch_id"] for b in report.batches])
+        unbalanced = counts.filter(~pl.col("balanced"))
+        totals = table_totals(spec, wh)
         reasons = pl.DataFrame(
             {"reason": list(report.quarantine_reasons), "rows": list(report.quarantine_reasons.values())},
             schema={"reason": pl.String, "rows": pl.Int64},
@@ -166,36 +172,22 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             description=("delivered on demand (no cadence)" if spec.on_demand else f"latest delivery {fresh['age_days']} day(s) old; expected every {spec.cadence_days}") if fresh["age_days"] is not None or spec.on_demand else "nothing delivered yet",
             metadata={"age_days": fresh["age_days"] if fresh["age_days"] is not None else -1.0, "cadence_days": spec.cadence_days},
         )
-
-    return _silver
-
-
-def conservation_check(spec: SourceSpec) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=silver_key(spec),
-        name="row_conservation",
-        blocking=True,
-        description="per batch: records in the file (counted at intake) = lines of its bronze rows, and bronze rows = silver rows + quarantined rows",
-    )
-    @scrubbed_errors
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        counts = row_conservation(spec, warehouse.get())
-        unbalanced = counts.filter(~pl.col("balanced"))
-        return dg.AssetCheckResult(
-            passed=unbalanced.height == 0,
+        yield dg.AssetCheckResult(
+            check_name="row_conservation", asset_key=key, passed=unbalanced.height == 0 and bool(totals["balanced"]),
             severity=dg.AssetCheckSeverity.ERROR,
-            description=f"{unbalanced.height} of {counts.height} batches do not add up" if unbalanced.height else f"all {counts.height} batches balanced",
+            description="; ".join(
+                ([f"{unbalanced.height} of {counts.height} new batches do not add up"] if unbalanced.height else [])
+                + ([f"whole tables: {totals['bronze_rows']:,} bronze rows ≠ {totals['silver_rows']:,} silver + {totals['quarantined_rows']:,} quarantined"] if not totals["balanced"] else [])
+            ) or f"{counts.height} new batch(es) balanced; whole tables {totals['bronze_rows']:,} = {totals['silver_rows']:,} + {totals['quarantined_rows']:,}",
             metadata={
-                "batches": counts.height,
+                "new_batches": counts.height,
                 "received_records": int(counts["received"].fill_null(0).sum()),
-                "bronze_rows": int(counts["bronze_rows"].sum()),
-                "silver_rows": int(counts["silver_rows"].sum()),
-                "quarantined_rows": int(counts["quarantined_rows"].sum()),
+                **{f"table_{name}": int(value) for name, value in totals.items() if name != "balanced"},
                 "unbalanced": markdown_table(unbalanced),
             },
         )
 
-    return _check
+    return _silver
 
 
 def folder_sensor(name: str, subfolder: str, glob: str, selection: list[dg.AssetKey], description: str, spec: SourceSpec | None = None) -> dg.SensorDefinition:

@@ -172,7 +172,7 @@ def _materialize(landing: Path, warehouse: str | Path, systems: list[str] | None
 
 def _print_warehouse(warehouse: str) -> None:
     from warehouse.tables import ADDRESS_LAYER as LAYER, BASE_ADDRESSES, BASE_BUILDINGS, REVIEW_QUEUE
-    from pipelines.summary import count_rows, address_summary, warehouse_summary
+    from pipelines.summary import address_summary, warehouse_summary
 
     wh = open_warehouse(warehouse)
     tables, reasons, rejected = warehouse_summary(wh)
@@ -187,8 +187,8 @@ def _print_warehouse(warehouse: str) -> None:
             click.echo(rejected)
         if addresses is not None:
             click.echo(
-                f"\naddress master: {count_rows(wh, LAYER, *BASE_ADDRESSES):,} standard addresses in "
-                f"{count_rows(wh, LAYER, *BASE_BUILDINGS):,} buildings; {count_rows(wh, LAYER, *REVIEW_QUEUE):,} address texts waiting for review"
+                f"\naddress master: {wh.row_count(LAYER, *BASE_ADDRESSES):,} standard addresses in "
+                f"{wh.row_count(LAYER, *BASE_BUILDINGS):,} buildings; {wh.row_count(LAYER, *REVIEW_QUEUE):,} address texts waiting for review"
             )
             click.echo(addresses)
         golden = wh.scan("person", "golden", "persons")
@@ -198,8 +198,8 @@ def _print_warehouse(warehouse: str) -> None:
                 *[pl.col(c).sum() for c in ("elderly_60", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient", "retiree", "floating_population")],
             ).collect()
             click.echo(
-                f"\nperson master: {flags['persons'][0]:,} persons in {count_rows(wh, 'person', 'golden', 'households'):,} households; "
-                f"{count_rows(wh, 'business', 'golden', 'businesses'):,} businesses with {count_rows(wh, 'business', 'links', 'inspections'):,} inspections"
+                f"\nperson master: {flags['persons'][0]:,} persons in {wh.row_count('person', 'golden', 'households'):,} households; "
+                f"{wh.row_count('business', 'golden', 'businesses'):,} businesses with {wh.row_count('business', 'links', 'inspections'):,} inspections"
             )
             click.echo(flags)
     click.echo(f"\nwarehouse (Delta tables): {Path(warehouse).absolute()}/<layer>/<system>/<table>")

@@ -10,19 +10,13 @@ from pipelines.sources import all_specs
 from warehouse.storage import Warehouse
 
 
-def count_rows(wh: Warehouse, layer: str, system: str, table: str) -> int:
-    """Rows in a table (0 when it does not exist yet)."""
-    scan = wh.scan(layer, system, table)
-    return 0 if scan is None else int(scan.select(pl.len()).collect().item())
-
-
 def warehouse_summary(wh: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(rows per system per layer, quarantined rows by system and reason, rejected/duplicate files)."""
     rows, reasons, files = [], [], []
     for spec in all_specs().values():
-        bronze = count_rows(wh, "bronze", spec.system, spec.table)
-        silver = count_rows(wh, "silver", spec.system, spec.table)
-        quarantined = count_rows(wh, "quarantine", spec.system, QUARANTINE_TABLE)
+        bronze = wh.row_count("bronze", spec.system, spec.table)
+        silver = wh.row_count("silver", spec.system, spec.table)
+        quarantined = wh.row_count("quarantine", spec.system, QUARANTINE_TABLE)
         rows.append(
             {
                 "system": spec.system,

@@ -22,10 +22,10 @@ def materialize_all(landing: Path, root: Path, quality: Path, instance=None, rai
     """Every asset and check (or ``selection``), in process, against real resources in temp folders."""
     import dagster as dg
 
-    from assets.definitions import ASSETS, CHECKS
+    from assets.definitions import ASSETS
 
     return dg.materialize(
-        [*ASSETS, *CHECKS],
+        ASSETS,
         instance=instance,
         selection=selection,
         resources=resources_for(landing, root, quality, nodes),

@@ -162,3 +162,47 @@ def test_broken_system_does_not_stop_the_others(district, tmp_path):
     wh = Warehouse(str(tmp_path / "wh"))
     assert wh.read("silver", "laoling", "elderly_residents").height > 0
     assert not wh.exists("silver", "gongan", "household_register")
+
+
+def test_row_conservation_per_new_batch_and_for_whole_tables(landing, wh):
+    """The silver step checks the batches it standardised (read back from the tables) and the whole
+    tables from the Delta log: a row lost from silver is caught by both."""
+    from quality.conservation import table_totals
+
+    spec = get_spec("gongan")
+    _write_gongan(landing, "first.csv", GONGAN_HEADER + GONGAN_ROWS[0])
+    ingest_bronze(spec, landing, wh)
+    first = build_silver(spec, wh).batches[0]["batch_id"]
+    _write_gongan(landing, "second.csv", GONGAN_HEADER + "".join(GONGAN_ROWS))
+    ingest_bronze(spec, landing, wh)
+    second = build_silver(spec, wh).batches[0]["batch_id"]
+    assert row_conservation(spec, wh, [second])["batch_id"].to_list() == [second]
+    assert row_conservation(spec, wh, [])["batch_id"].to_list() == []
+    assert table_totals(spec, wh) == {"bronze_rows": 3, "silver_rows": 3, "quarantined_rows": 0, "balanced": True}
+    wh.table("silver", "gongan", spec.table).delete(f"batch_id = '{second}' AND source_row = 3")  # a row lost
+    assert not row_conservation(spec, wh, [second])["balanced"].any()
+    assert row_conservation(spec, wh, [first])["balanced"].all()
+    assert table_totals(spec, wh) == {"bronze_rows": 3, "silver_rows": 2, "quarantined_rows": 0, "balanced": False}
+
+
+def test_a_row_lost_in_standardising_fails_the_blocking_check(district, tmp_path, monkeypatch):
+    """The silver step's own row_conservation check fails (ERROR, blocking) when standardising
+    loses a row, and the address links built from silver do not run."""
+    import pipelines.ingest as ingest
+    from assets.address import ADDRESSES_KEY, BUILDINGS_KEY, LINKS_KEY, QUEUE_KEY
+    from assets.sources import bronze_key, quarantine_key, silver_key
+    from tests.helpers import materialize_all
+
+    spec = get_spec("gongan")
+    landing = tmp_path / "landing"
+    for folder in ("gongan", "address_base"):
+        shutil.copytree(district / "landing" / folder, landing / folder)
+    standardize = ingest.standardize
+    monkeypatch.setattr(ingest, "standardize", lambda bronze, s: (lambda out: (out[0].head(out[0].height - 1), out[1]))(standardize(bronze, s)))
+    result = materialize_all(landing, tmp_path / "wh", tmp_path / "quality", raise_on_error=False,
+                             selection=[bronze_key(spec), silver_key(spec), quarantine_key(spec), ADDRESSES_KEY, BUILDINGS_KEY, LINKS_KEY, QUEUE_KEY])
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "row_conservation")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "new batches do not add up" in check.description and "bronze rows ≠" in check.description
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert {silver_key(spec), ADDRESSES_KEY} <= materialized and LINKS_KEY not in materialized

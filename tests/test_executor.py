@@ -4,7 +4,6 @@ stays near one large step plus one small one)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -13,34 +12,36 @@ import dagster as dg
 from assets.definitions import defs
 from assets.executor import EXECUTOR, LARGE, MEMORY_TAG
 
-LOG = "ENTERONCE_TEST_STEP_LOG"
+# the log's path reaches the steps as op config: they fork from a server whose environment
+# was fixed when it started (an earlier test in the same process may have started it)
+LOGGED = {"log": str}
 
 
-def _record(name: str) -> None:
+def _record(context: dg.OpExecutionContext) -> None:
     started = time.time()
     time.sleep(1.0)
-    with open(os.environ[LOG], "a") as out:
-        out.write(json.dumps({"step": name, "start": started, "end": time.time()}) + "\n")
+    with open(context.op_config["log"], "a") as out:
+        out.write(json.dumps({"step": context.op.name, "start": started, "end": time.time()}) + "\n")
 
 
-@dg.op(tags=LARGE)
-def large_a() -> None:
-    _record("large_a")
+@dg.op(tags=LARGE, config_schema=LOGGED)
+def large_a(context) -> None:
+    _record(context)
 
 
-@dg.op(tags=LARGE)
-def large_b() -> None:
-    _record("large_b")
+@dg.op(tags=LARGE, config_schema=LOGGED)
+def large_b(context) -> None:
+    _record(context)
 
 
-@dg.op
-def small_a() -> None:
-    _record("small_a")
+@dg.op(config_schema=LOGGED)
+def small_a(context) -> None:
+    _record(context)
 
 
-@dg.op
-def small_b() -> None:
-    _record("small_b")
+@dg.op(config_schema=LOGGED)
+def small_b(context) -> None:
+    _record(context)
 
 
 @dg.job(executor_def=EXECUTOR)
@@ -59,11 +60,11 @@ def _overlap(a: dict, b: dict) -> bool:
     return a["start"] < b["end"] and b["start"] < a["end"]
 
 
-def test_large_steps_take_the_memory_slot_one_at_a_time(tmp_path, monkeypatch):
+def test_large_steps_take_the_memory_slot_one_at_a_time(tmp_path):
     log = tmp_path / "steps.jsonl"
-    monkeypatch.setenv(LOG, str(log))
+    config = {"ops": {name: {"config": {"log": str(log)}} for name in ("large_a", "large_b", "small_a", "small_b")}}
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        result = dg.execute_job(dg.reconstructable(_four_steps), instance=instance)
+        result = dg.execute_job(dg.reconstructable(_four_steps), instance=instance, run_config=config)
         assert result.success
     steps = {row["step"]: row for row in map(json.loads, log.read_text().splitlines())}
     assert set(steps) == {"large_a", "large_b", "small_a", "small_b"}

@@ -48,11 +48,10 @@ def test_a_fourteenth_system_is_one_folder(district, tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_SOURCE_DIRS, str(tmp_path / "systems"))
     all_specs.cache_clear()
     try:
-        from assets.definitions import assets_and_checks
+        from assets.definitions import all_assets
 
         assert "tuanwei" in all_specs() and "tuanwei" in feeders("persons")
-        assets, checks = assets_and_checks()
-        result = dg.materialize([*assets, *checks], resources=resources_for(landing, tmp_path / "wh", tmp_path), raise_on_error=False)
+        result = dg.materialize(all_assets(), resources=resources_for(landing, tmp_path / "wh", tmp_path), raise_on_error=False)
         assert result.success, [e.description for e in result.get_asset_check_evaluations() if not e.passed]
     finally:
         monkeypatch.delenv(ENV_SOURCE_DIRS)

@@ -96,6 +96,16 @@ class Warehouse:
             return None
         return pl.scan_delta(self.uri(layer, system, table), storage_options=self._options())
 
+    def row_count(self, layer: str, system: str, table: str) -> int:
+        """Rows in a table (0 when it does not exist yet), from the log's per-file record counts;
+        a scan only where a file was written without statistics."""
+        if not self.exists(layer, system, table):
+            return 0
+        records = self.table(layer, system, table).get_add_actions().column("num_records").to_pylist()
+        if None in records:
+            return int(pl.scan_delta(self.uri(layer, system, table), storage_options=self._options()).select(pl.len()).collect().item())
+        return int(sum(records))
+
     def write(
         self,
         df: pl.DataFrame | pa.Table,
