@@ -21,7 +21,7 @@ from address_master.store import BASE_ADDRESSES, LAYER, LINKS, REVIEW_DECISIONS,
 from warehouse.tables import ADDRESS_TEXTS, LINK_STATE
 from warehouse.catalog import CATALOG
 from pipelines.sources.spec import SourceSpec
-from warehouse.storage import Warehouse
+from warehouse.storage import Warehouse, sql_in
 
 LINK_COLUMNS = [
     "source_system", "source_table", "source_column", "batch_id", "source_row",
@@ -71,12 +71,7 @@ def collect_addresses(wh: Warehouse, specs: list[SourceSpec], skip_batches: pl.D
 
 def count_address_values(wh: Warehouse, specs: list[SourceSpec]) -> int:
     """How many address values the silver tables hold (what the links must cover)."""
-    total = 0
-    for spec in specs:
-        scan = wh.scan("silver", spec.system, spec.table)
-        if scan is not None:
-            total += sum(scan.select(pl.col(f"{c}_raw").count()).collect().item() for c in address_columns(spec))
-    return total
+    return sum(wh.value_count("silver", spec.system, spec.table, f"{c}_raw") for spec in specs for c in address_columns(spec))
 
 
 def read_decisions(wh: Warehouse) -> pl.DataFrame:
@@ -169,8 +164,10 @@ def _versions(wh: Warehouse) -> dict[str, int]:
 
 
 def _pending_chunks(wh: Warehouse, specs: list[SourceSpec], skip: pl.DataFrame | None) -> list[pl.LazyFrame]:
-    """Address values still to link, as lazy chunks of at most :data:`CHUNK_ROWS` records."""
-    chunks = []
+    """Address values still to link, as lazy chunks of at most :data:`CHUNK_ROWS` records; read
+    once and kept when all of them fit in one chunk (a normal day: the texts and the links both
+    come from them, and silver is not scanned twice)."""
+    chunks, pending = [], 0
     for spec in specs:
         batches = wh.read("silver", spec.system, "_batches")
         if batches.height == 0 or not address_columns(spec):
@@ -185,9 +182,10 @@ def _pending_chunks(wh: Warehouse, specs: list[SourceSpec], skip: pl.DataFrame |
                 group, total = [], 0
             group.append(batch_id)
             total += rows
+            pending += rows
         if group:
             chunks.append(_chunk(wh, spec, group))
-    return chunks
+    return [frame.lazy() for frame in pl.collect_all(chunks)] if chunks and pending <= CHUNK_ROWS else chunks
 
 
 def _chunk(wh: Warehouse, spec: SourceSpec, batch_ids: list[str]) -> pl.LazyFrame:
@@ -216,8 +214,7 @@ def refresh_links(wh: Warehouse, specs: list[SourceSpec]) -> LinkRefresh:
         live = pl.concat([processed_batches(wh, spec.system).select(pl.lit(spec.system).alias("source_system"), "batch_id") for spec in specs], how="vertical_relaxed")
         gone = skip.join(live, on=["source_system", "batch_id"], how="anti")
         if gone.height:
-            listed = ", ".join("'" + b.replace("'", "''") + "'" for b in gone["batch_id"].to_list())
-            wh.table(LAYER, *LINKS).delete(f"batch_id IN ({listed})")
+            wh.table(LAYER, *LINKS).delete(sql_in("batch_id", gone["batch_id"].to_list()))
             skip = skip.join(gone, on=["source_system", "batch_id"], how="anti")
     known = None if full else wh.read(LAYER, *ADDRESS_TEXTS)
     known = known if known is not None and known.height else None

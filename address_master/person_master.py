@@ -36,7 +36,7 @@ from address_master.persons import prepare_records, resolve_with_review
 from address_master.store import LAYER
 from pipelines.ingest import processed_batches
 from pipelines.sources.spec import SourceSpec
-from warehouse.storage import Warehouse
+from warehouse.storage import Warehouse, sql_in
 from warehouse.tables import GOLDEN_PERSONS as GOLDEN
 from warehouse.tables import HOUSEHOLDS, PERSON_LINKS, PERSON_RECORDS
 from warehouse.tables import PERSON_STATE as STATE
@@ -44,6 +44,7 @@ from warehouse.tables import PERSON_STATE as STATE
 LINK_COLUMNS = ["record_id", "source", "role", "batch_id", "source_row", "person_id", "rule", "score"]
 # the resolver's blocks (persons._fuzzy_rule, _id_rule, _first17_rule): a record can only be
 # placed with records that share one of these
+MOVED_BY_KEY = 1_000  # known records moved by one update up to which their links are replaced by key
 BLOCKS = [["id18"], ["id17"], ["name_key", "birth"], ["pinyin_key", "birth"], ["name_key", "room_key"], ["name_key", "building_key"], ["birth", "room_key"], ["name_key", "birth_given"]]
 
 
@@ -163,21 +164,27 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
         kept = pl.concat([kept, moved.select(*LINK_COLUMNS[:5], pl.col("_p").alias("person_id"), pl.col("_rule").alias("rule"), pl.col("_score").alias("score"))])
     links = pl.concat([kept, new_links.select(LINK_COLUMNS)], how="vertical_relaxed")
     touched = pl.concat([new_links.select("person_id"), gone_links.select("person_id"), moved.select("person_id"), moved.select(pl.col("_p").alias("person_id"))]).unique()
-    # survivorship for the people touched needs every record of theirs
+    # survivorship for the people touched needs every record of theirs: the neighbourhood holds
+    # every record of the people it reached; only the people of gone batches may need a read
     their_links = links.join(touched, on="person_id", how="semi")
-    their_records = pl.concat(
-        [wh.scan(*PERSON_RECORDS).join(their_links.select("record_id").lazy(), on="record_id", how="semi").collect(), prepared],
-        how="diagonal_relaxed",
-    ).unique("record_id", keep="last")
+    at_hand = pl.concat([known, prepared], how="diagonal_relaxed").unique("record_id", keep="last")
+    their_records = at_hand.join(their_links.select("record_id"), on="record_id", how="semi")
+    missing = their_links.select("record_id").join(at_hand.select("record_id"), on="record_id", how="anti")
+    if missing.height:
+        stored = wh.scan(*PERSON_RECORDS).join(missing.lazy(), on="record_id", how="semi").collect()
+        their_records = pl.concat([their_records, stored], how="diagonal_relaxed")
     golden = wh.read(*GOLDEN).join(touched, on="person_id", how="anti")
     golden = derive_flags(pl.concat([golden, survivors(their_records, their_links, authority(specs))], how="diagonal_relaxed"))
     homes = households(golden)
-    changed = pl.concat([new.select("batch_id"), gone.select("batch_id")])["batch_id"].to_list()
-    predicate = "batch_id IN (" + ", ".join("'" + b.replace("'", "''") + "'" for b in changed) + ")"
-    # links and records of the new and gone batches replaced in one commit each (all links when
-    # known records moved: rare, and one commit either way)
-    if moved.height:
+    predicate = sql_in("batch_id", pl.concat([new.select("batch_id"), gone.select("batch_id")])["batch_id"].to_list())
+    # links and records of the new and gone batches replaced in one commit each; the links of
+    # known records that moved with them (a few a day), or all links when many moved
+    if moved.height > MOVED_BY_KEY:
         wh.write(links.select(LINK_COLUMNS).sort("record_id"), *PERSON_LINKS, mode="overwrite")
+    elif moved.height:
+        moved_links = links.join(moved.select("record_id"), on="record_id", how="semi")
+        wh.write(pl.concat([new_links.select(LINK_COLUMNS), moved_links.select(LINK_COLUMNS)], how="vertical_relaxed"), *PERSON_LINKS,
+                 mode="overwrite", predicate=f"{predicate} OR {sql_in('record_id', moved['record_id'].to_list())}")
     else:
         wh.write(new_links.select(LINK_COLUMNS), *PERSON_LINKS, mode="overwrite", predicate=predicate)
     wh.write(prepared, *PERSON_RECORDS, mode="overwrite", predicate=predicate)

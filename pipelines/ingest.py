@@ -27,7 +27,7 @@ from pipelines.pii import scrub
 from pipelines.sources.readers import LINES, SourceFileError, count_received, read_source_file
 from pipelines.sources.spec import SourceSpec
 from pipelines.standardize import standardize, unmapped_columns
-from warehouse.storage import Warehouse
+from warehouse.storage import Warehouse, sql_in
 
 FILES_TABLE = "_files"
 BATCHES_TABLE = "_batches"
@@ -117,10 +117,9 @@ def replace_batches(wh: Warehouse, df: pl.DataFrame, layer: str, system: str, ta
         if df.height:
             wh.write(df, layer, system, table, mode="append", app_id=app_id, app_version=1)
         return
-    listed = ", ".join("'" + b.replace("'", "''") + "'" for b in batch_ids)
     existing = pl.Schema(wh.table(layer, system, table).schema().to_arrow())  # type: ignore[arg-type]
     wh.write(df.select([c for c in existing if c in df.columns]).cast({c: t for c, t in existing.items() if c in df.columns}, strict=False),
-             layer, system, table, mode="overwrite", predicate=f"{batch_col} IN ({listed})", app_id=app_id, app_version=1)
+             layer, system, table, mode="overwrite", predicate=sql_in(batch_col, batch_ids), app_id=app_id, app_version=1)
 
 
 def pa_schema_names(dt) -> list[str]:

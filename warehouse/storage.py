@@ -99,12 +99,22 @@ class Warehouse:
     def row_count(self, layer: str, system: str, table: str) -> int:
         """Rows in a table (0 when it does not exist yet), from the log's per-file record counts;
         a scan only where a file was written without statistics."""
+        return self.value_count(layer, system, table, None)
+
+    def value_count(self, layer: str, system: str, table: str, column: str | None) -> int:
+        """Non-null values of ``column`` (rows when ``None``), from the log's per-file record and
+        null counts (0 when the table does not exist yet); a scan only where a file was written
+        without them."""
         if not self.exists(layer, system, table):
             return 0
-        records = self.table(layer, system, table).get_add_actions().column("num_records").to_pylist()
-        if None in records:
-            return int(pl.scan_delta(self.uri(layer, system, table), storage_options=self._options()).select(pl.len()).collect().item())
-        return int(sum(records))
+        files = self.table(layer, system, table).get_add_actions(flatten=True)
+        records = files.column("num_records").to_pylist()
+        nulls = [0] * len(records) if column is None else (
+            files.column(f"null_count.{column}").to_pylist() if f"null_count.{column}" in files.column_names else [None] * len(records))
+        if None in records or None in nulls:
+            counted = pl.len() if column is None else pl.col(column).count()
+            return int(pl.scan_delta(self.uri(layer, system, table), storage_options=self._options()).select(counted).collect().item())
+        return int(sum(records) - sum(nulls))
 
     def write(
         self,
@@ -181,6 +191,12 @@ class Warehouse:
             return None
         txn = self.table(layer, system, table).transaction_version(app_id)
         return txn
+
+
+
+def sql_in(column: str, values: list[str]) -> str:
+    """A Delta predicate ``column IN ('a', 'b')`` with the values quoted as SQL strings."""
+    return f"{column} IN (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 _commits = 0
