@@ -42,9 +42,9 @@ from warehouse.tables import HOUSEHOLDS, PERSON_LINKS, PERSON_RECORDS
 from warehouse.tables import PERSON_STATE as STATE
 
 LINK_COLUMNS = ["record_id", "source", "role", "batch_id", "source_row", "person_id", "rule", "score"]
+MOVED_BY_KEY = 1_000  # known records moved by one update up to which their links are replaced by key
 # the resolver's blocks (persons._fuzzy_rule, _id_rule, _first17_rule): a record can only be
 # placed with records that share one of these
-MOVED_BY_KEY = 1_000  # known records moved by one update up to which their links are replaced by key
 BLOCKS = [["id18"], ["id17"], ["name_key", "birth"], ["pinyin_key", "birth"], ["name_key", "room_key"], ["name_key", "building_key"], ["birth", "room_key"], ["name_key", "birth_given"]]
 
 

@@ -109,8 +109,8 @@ class Warehouse:
             return 0
         files = self.table(layer, system, table).get_add_actions(flatten=True)
         records = files.column("num_records").to_pylist()
-        nulls = [0] * len(records) if column is None else (
-            files.column(f"null_count.{column}").to_pylist() if f"null_count.{column}" in files.column_names else [None] * len(records))
+        stat = f"null_count.{column}"
+        nulls = [0] if column is None else files.column(stat).to_pylist() if stat in files.column_names else [None]
         if None in records or None in nulls:
             counted = pl.len() if column is None else pl.col(column).count()
             return int(pl.scan_delta(self.uri(layer, system, table), storage_options=self._options()).select(counted).collect().item())
@@ -191,7 +191,6 @@ class Warehouse:
             return None
         txn = self.table(layer, system, table).transaction_version(app_id)
         return txn
-
 
 
 def sql_in(column: str, values: list[str]) -> str:
