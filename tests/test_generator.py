@@ -106,3 +106,26 @@ def test_noise_is_present(district):
     assert any("\uff10" <= ch <= "\uff19" for ch in text)  # full-width digits
     assert any(len(line.split(",")[1]) == 15 for line in qitui.splitlines()[1:])  # 15-digit IDs
     assert "年" in next((district / "landing" / "jisheng").glob("*.csv")).read_text(encoding="utf-8")
+
+
+def test_next_days_of_power_stay_inside_the_first_deliverys_range(tmp_path):
+    """Many next days in a row (a long-lived demo lake) never drift past the first delivery's
+    largest reading, so the 0–500 kWh rule keeps passing."""
+    from datetime import date, timedelta
+
+    import numpy as np
+
+    from pipelines.demo.nextday import _next_power_day
+
+    folder = tmp_path / "landing" / "dianli"
+    folder.mkdir(parents=True)
+    first = pl.DataFrame({"cons_no": [f"A{i:04d}" for i in range(400)], "data_date": [date(2026, 1, 1)] * 400,
+                          "pap_e": np.linspace(0.0, 60.0, 400)})
+    first.write_parquet(folder / "dianli_rydl_20260101.parquet")
+    rng = np.random.default_rng(1)
+    for d in range(1, 61):
+        path, rows = _next_power_day(tmp_path / "landing", date(2026, 1, 1) + timedelta(days=d), rng)
+        assert rows == 400
+    readings = pl.read_parquet(path)
+    assert readings["pap_e"].max() <= 60.0
+    assert readings["pap_e"].min() >= 0.0 and readings["pap_e"].n_unique() > 100

@@ -74,9 +74,13 @@ def _next_reading_date(landing: Path):
 
 
 def _next_power_day(landing: Path, day, rng) -> tuple[Path, int]:
-    last = pl.read_parquet(max((landing / "dianli").glob("*.parquet")))
+    files = sorted((landing / "dianli").glob("*.parquet"))
+    last = pl.read_parquet(files[-1])
+    # each day ±20 % of the day before, kept inside the range of the first delivery: a plain
+    # random walk drifts past the 500 kWh rule after a few weeks of next days
+    ceiling = pl.read_parquet(files[0], columns=["pap_e"])["pap_e"].max()
     factor = pl.Series(rng.uniform(0.8, 1.2, last.height))
-    readings = last.with_columns(pl.lit(day).alias("data_date"), (pl.col("pap_e") * factor).round(2).alias("pap_e"))
+    readings = last.with_columns(pl.lit(day).alias("data_date"), (pl.col("pap_e") * factor).clip(upper_bound=ceiling).round(2).alias("pap_e"))
     path = landing / "dianli" / f"dianli_rydl_{day:%Y%m%d}.parquet"
     readings.write_parquet(path)
     return path, readings.height
