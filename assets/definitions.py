@@ -15,6 +15,7 @@ from assets.forms import FORMS_GROUP, monthly_forms, monthly_forms_job, monthly_
 from assets.gold import gold_assets
 from assets.notify import NOTIFY_SENSORS
 from assets.persons import person_assets
+from assets.report import quality_reports
 from assets.resources import resources_from_env
 from assets.retention import retention, retention_schedule
 from assets.sources import bronze_asset, landing_sensor, silver_asset
@@ -51,7 +52,7 @@ def build_definitions() -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[*assets, monthly_forms],
-        sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS, sync_on_gold_change],
+        sensors=[*(landing_sensor(spec) for spec in all_specs().values()), address_base_sensor, automation_sensor, *NOTIFY_SENSORS, quality_reports, sync_on_gold_change],
         jobs=[ingest_all, everything, *SYNC_JOBS.values(), retention, monthly_forms_job],
         schedules=[daily_ingest, collect_corrections_schedule, retention_schedule, monthly_forms_schedule],
         resources=resources_from_env(),

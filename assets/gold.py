@@ -7,15 +7,15 @@ just the gate's check result, so nothing downstream (sync, apps) wakes up for no
 
 import dagster as dg
 
-from address_master.links import locate_texts
 from assets.automation import AFTER_GATES
 from assets.executor import LARGE
+from assets.report import REPORT_LINK
 from assets.resources import QualityResource, WarehouseResource
 from assets.sources import silver_key
 from pipelines.pii import scrubbed_errors
 from pipelines.sources import all_specs, feeders
 from quality.gate import curate_table
-from quality.report import write_report
+from quality.report import report_path
 from warehouse.registry import GOLD, TableSpec
 
 
@@ -53,7 +53,8 @@ def gold_asset(spec: TableSpec) -> dg.AssetsDefinition:
         changes = outcome.changes.as_dict()
         link = {}
         if outcome.built or not outcome.passed:  # a table not even built adds no facts to the report
-            link = {"quality_report": dg.MetadataValue.path(str(write_report(wh, context.run_id, quality.folder(), locate_texts)))}
+            # the run's report, written once the run is over (assets/report.py), not by each step
+            link = {REPORT_LINK: dg.MetadataValue.path(str(report_path(quality.folder(), context.run_id)))}
         if outcome.published:
             context.log.info(f"gold/curated/{spec.name} v{outcome.version}: {changes}")
             yield dg.MaterializeResult(

@@ -1,10 +1,9 @@
 """Sensors that tell people: a run failed, a gate held a table back, a system delivered late."""
 
 
-from datetime import datetime, timezone
-
 import dagster as dg
 
+from assets.report import finished_runs
 from assets.resources import NotifierResource
 from pipelines.notify import notification, send
 
@@ -34,11 +33,7 @@ def notify_run_failure(context: dg.RunFailureSensorContext, notifier: NotifierRe
            description="POSTs failed quality gates, row-conservation failures, rejected files, column drift, refused reference data and late deliveries to the webhook")
 def notify_check_failures(context: dg.SensorEvaluationContext, notifier: NotifierResource):
     # walk runs that finished since the cursor (works on run-sharded SQLite storage as on Postgres)
-    since = float(context.cursor) if context.cursor else 0.0
-    finished = context.instance.get_run_records(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE], updated_after=datetime.fromtimestamp(since, timezone.utc)),
-        order_by="update_timestamp", ascending=True, limit=100,
-    )
+    finished = finished_runs(context.instance, context.cursor)
     sent = 0
     for record in finished:
         for entry in context.instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):

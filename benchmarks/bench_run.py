@@ -72,7 +72,7 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
     at_peak_gib = {names.get(p, "run, forkserver and other processes"): 0.0 for p in at_peak}
     for p, size in at_peak.items():
         at_peak_gib[names.get(p, "run, forkserver and other processes")] += size / 2**30
-    return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "success": child["success"],
+    return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "report_seconds": child.get("report_seconds"), "success": child["success"],
             "peak_rss_tree_gib": round(peak_total / 2**30, 2), "peak_pss_tree_gib": round(peak_pss / 2**30, 2),
             "pss_at_peak_gib": {k: round(v, 2) for k, v in at_peak_gib.items()}, "steps": steps, "gold": child["gold"]}
 
@@ -116,8 +116,13 @@ def child(args: argparse.Namespace) -> None:
     for step in steps.values():
         step.pop("start", None)
     wh = Warehouse(os.environ["ENTERONCE_WAREHOUSE"])
+    from assets.report import report_run
+
+    started = time.perf_counter()  # the run's quality report, written once after it (as the CLI and the daemon's sensor do)
+    report_run(instance, result.run_id, wh, Path(os.environ["ENTERONCE_REPORTS"]))
+    report_seconds = time.perf_counter() - started
     gold = wh.read(*PUBLISHES).filter(pl.col("run_id") == result.run_id).select("table", "passed", "published", "version", "inserted", "updated", "deleted")
-    print(json.dumps({"success": result.success, "run_seconds": round(run_seconds, 1), "steps": steps, "gold": gold.to_dicts()}))
+    print(json.dumps({"success": result.success, "run_seconds": round(run_seconds, 1), "report_seconds": round(report_seconds, 1), "steps": steps, "gold": gold.to_dicts()}))
 
 
 def _layers(system: str) -> list[tuple[str, str]]:
@@ -131,7 +136,7 @@ def _layers(system: str) -> list[tuple[str, str]]:
 def markdown(results: list[dict]) -> str:
     lines = []
     for r in results:
-        lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB (PSS, shared pages once: {r.get('peak_pss_tree_gib', '–')} GiB), success {r['success']}\n")
+        lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run, then {r.get('report_seconds', '–')} s for its quality report), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB (PSS, shared pages once: {r.get('peak_pss_tree_gib', '–')} GiB), success {r['success']}\n")
         if r.get("pss_at_peak_gib"):
             lines.append("PSS at the peak: " + ", ".join(f"{k} {v} GiB" for k, v in sorted(r["pss_at_peak_gib"].items(), key=lambda kv: -kv[1])) + "\n")
         lines.append("| step | seconds | peak RSS GiB |\n|---|---:|---:|")

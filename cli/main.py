@@ -160,8 +160,10 @@ def _materialize(landing: Path, warehouse: str | Path, systems: list[str] | None
         raise_on_error=False,
     )
     click.echo(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s")
-    report = quality / "reports" / f"quality_{result.run_id}.html"
-    if report.exists():
+    from assets.report import report_run
+
+    report = report_run(instance, result.run_id, open_warehouse(warehouse), quality / "reports")  # the daemon's sensor does this for runs it launched
+    if report is not None:
         click.echo(f"quality report: {report.absolute()}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:

@@ -209,8 +209,8 @@ def places(wh: Warehouse, locate: Locate | None) -> pl.DataFrame:
     quarantined rows with their share. A value is placed by its matched address, else its best
     review candidate; a quarantined row by its raw address text when the address master knows it.
 
-    Counting reads every address link (14 M at a million residents) and each gold step of a run
-    rewrites the report: the count is kept with the versions it came from and reused until one moves."""
+    Counting reads every address link (30 M at a million residents) and most runs change none of
+    its inputs: the count is kept with the versions it came from and reused until one moves."""
     state = _places_state(wh, locate)
     kept = wh.read(*PLACES)
     if kept.height and kept["_state"][0] == state:
@@ -219,7 +219,7 @@ def places(wh: Warehouse, locate: Locate | None) -> pl.DataFrame:
     if counted.width:
         try:
             wh.write(counted.with_columns(pl.lit(state).alias("_state")), *PLACES, mode="overwrite", schema_mode="overwrite")
-        except CommitFailedError:  # two gold steps counted at once and the other kept its count: the same one
+        except CommitFailedError:  # two reports counted at once and the other kept its count: the same one
             pass
     return counted
 
@@ -427,13 +427,18 @@ def page(title: str, body: str, head: str = "") -> str:
 def _replace(target: Path, write: Callable[[Path], None]) -> None:
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
     write(tmp)
-    os.replace(tmp, target)  # steps of one run write it in turn: replace atomically
+    os.replace(tmp, target)  # a reader never sees half a page (latest.html is shared by every run)
+
+
+def report_path(folder: Path, run_id: str) -> Path:
+    """Where a run's HTML report is (or will be) written."""
+    return folder / f"quality_{run_id}.html"
 
 
 def write_html(facts: ReportFacts, folder: Path, latest: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     text = page(facts.title, render_body(facts))
-    path = folder / f"quality_{facts.run_id}.html"
+    path = report_path(folder, facts.run_id)
     for target in (path, folder / "latest.html") if latest else (path,):
         _replace(target, lambda p: p.write_text(text, encoding="utf-8"))
     return path
@@ -469,4 +474,4 @@ def write_report(wh: Warehouse, run_id: str, folder: Path, locate: Locate | None
 
 
 __all__ = ["REPORTS", "ReportFacts", "SECTIONS", "bars_svg", "collect_facts", "failed_rules", "gate_trend", "keep_facts", "page", "places",
-           "render_body", "report_runs", "stored_facts", "table_html", "write_html", "write_report", "write_xlsx", "xlsx_bytes"]
+           "render_body", "report_path", "report_runs", "stored_facts", "table_html", "write_html", "write_report", "write_xlsx", "xlsx_bytes"]

@@ -36,7 +36,7 @@ def test_definitions_load():
         assert f"quarantine/{spec.system}/{QUARANTINE_TABLE}" in keys
     assert len(all_specs()) == 14  # 13 departmental systems and the corrections collected from the nodes
     sensors = {s.name for s in repo.sensor_defs}
-    assert {f"landing_{s}" for s in all_specs()} | {"landing_address_base", "automation", "notify_run_failure", "notify_check_failures", "sync_on_gold_change"} == sensors
+    assert {f"landing_{s}" for s in all_specs()} | {"landing_address_base", "automation", "notify_run_failure", "notify_check_failures", "quality_reports", "sync_on_gold_change"} == sensors
     assert repo.has_schedule_def("sync_collect_corrections") and repo.has_job("sync_up") and repo.has_job("sync_down")
     assert repo.has_schedule_def("daily_ingest")
     for table in GOLD_BY_NAME:  # one asset per curated table, each with its own gate

@@ -351,3 +351,39 @@ def test_a_failing_group_stops_a_whole_build_there_and_the_next_build_goes_on(la
     done = gate.curate_table(wh, spec, "fixed")
     assert done.passed
     assert wh.read("gold", "curated", "power_daily").sort(keys).equals(published.select(wh.read("gold", "curated", "power_daily").columns).sort(keys))
+
+
+def test_the_quality_report_is_written_once_when_the_run_is_over(lake, district, tmp_path):
+    """A gold step links the run's report and leaves it to be written after the run: the
+    quality_reports sensor (the daemon's way) writes it once, with its stored facts."""
+    import dagster as dg
+
+    from assets.report import REPORT_LINK, quality_reports
+    from assets.resources import QualityResource, WarehouseResource
+    from quality.report import report_path, stored_facts
+
+    _, landing, shared = lake
+    shutil.copytree(landing, tmp_path / "landing")
+    shutil.copytree(shared.root, tmp_path / "wh")
+    _, header, rows = _gongan_rows(district)
+    cells = next(r for r in rows if len(r.split(",")[header.split(",").index("公民身份号码")]) == 18).split(",")
+    cells[header.split(",").index("联系电话")] = "13900000077"
+    (tmp_path / "landing" / "gongan" / "gongan_hjrk_20261121.csv").write_bytes(f"{header}\n{','.join(cells)}\n".encode("gbk"))
+    wh = Warehouse(str(tmp_path / "wh"))
+    resources = {"warehouse": WarehouseResource(root=str(tmp_path / "wh")), "quality": QualityResource(reports=str(tmp_path / "reports"))}
+    with dg.instance_for_test() as instance:
+        result = materialize_all(tmp_path / "landing", tmp_path / "wh", tmp_path, instance, report=False)
+        assert result.success
+        links = {str(e.metadata[REPORT_LINK].value) for e in result.get_asset_check_evaluations() if REPORT_LINK in e.metadata}
+        path = report_path(tmp_path / "reports", result.run_id)
+        assert links == {str(path)}  # the persons gate built, and links the run's one report
+        assert not path.exists() and stored_facts(wh, result.run_id) is None  # no step wrote it
+        with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
+            said = quality_reports(ctx)
+            cursor = ctx.cursor
+        assert "1 report(s) written" in said.skip_message
+        assert path.exists() and stored_facts(wh, result.run_id) is not None
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+            assert "0 report(s) written for 0 finished" in quality_reports(ctx).skip_message  # once
+        with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
+            assert "0 report(s) written for 1 finished" in quality_reports(ctx).skip_message  # a run with its report already
