@@ -22,7 +22,8 @@ BULK_FIRST = {"dagster/priority": "3"}
 # (3.5 s), pypinyin (the person master's homophone keys, 0.8 s), and what each step needs to open
 # the Dagster instance again (its storages pull in sqlalchemy, alembic, mako, rich, pygments:
 # about 0.4 s per step otherwise, measured in a profile of the next day). A module this Dagster
-# version lacks is skipped by the forkserver.
+# version lacks is skipped by the forkserver. The preloaded objects are then frozen out of the
+# garbage collector so that steps keep sharing their pages instead of copying them.
 PRELOAD = [
     "assets.definitions",
     "great_expectations",
@@ -41,6 +42,7 @@ PRELOAD = [
     "dagster._core.secrets.env_file",
     "dagster._daemon",
     "upath",
+    "assets.preload_done",  # last: freezes what came before out of the GC (see that module)
 ]
 
 EXECUTOR = dg.multiprocess_executor.configured(
