@@ -81,6 +81,12 @@ def read_decisions(wh: Warehouse) -> pl.DataFrame:
 
 TEXT_RESULT = ["address_key", "address_id", "building_id", "score", "method", "decision"]
 CHUNK_ROWS = 3_000_000  # records joined to their text's match and written at a time (bounds memory)
+TEXT_CHUNK = 500_000  # distinct texts parsed and matched at a time (bounds memory)
+
+
+def _parse_and_match(todo: pl.DataFrame, base: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    parsed = parse_frame(todo.rename({"address_key": "text"}), "text", base=base).with_columns(todo["_i"])
+    return match_parsed(parsed, base)
 
 
 def match_texts(
@@ -103,8 +109,11 @@ def match_texts(
                          declined.select("_i", "address_key", pl.lit(None, pl.String).alias("address_id"), pl.lit(None, pl.String).alias("building_id"))])
     seen = texts.join(known.select(TEXT_RESULT), on="address_key", how="inner") if known is not None else texts.clear().with_columns(*[pl.lit(None, pl.String).alias(c) for c in TEXT_RESULT[1:]])
     todo = texts.join(decided.select("_i"), on="_i", how="anti").join(seen.select("_i"), on="_i", how="anti")
-    parsed = parse_frame(todo.rename({"address_key": "text"}), "text", base=base).with_columns(todo["_i"])
-    links, candidates = match_parsed(parsed, base)
+    # parsed and matched a slice at a time: each text's answer is its own, and a full relink of a
+    # district (3.5 M texts at 1M residents) held every text's parse and candidates at once
+    answers = [_parse_and_match(todo.slice(start, TEXT_CHUNK), base) for start in range(0, max(todo.height, 1), TEXT_CHUNK)]
+    links = pl.concat([a[0] for a in answers], how="vertical_relaxed")
+    candidates = pl.concat([a[1] for a in answers], how="vertical_relaxed")
     by_text = pl.concat(
         [
             links.select("_i", "address_id", "building_id", "score", "method", "decision"),
@@ -220,7 +229,7 @@ def refresh_links(wh: Warehouse, specs: list[SourceSpec]) -> LinkRefresh:
     known = known if known is not None and known.height else None
     chunks = _pending_chunks(wh, specs, skip)
     base = read_base(wh)
-    raw = pl.concat([c.select("address_text") for c in chunks]).unique().collect() if chunks else pl.DataFrame(schema={"address_text": pl.String})
+    raw = pl.concat([c.select("address_text") for c in chunks]).unique().collect(engine="streaming") if chunks else pl.DataFrame(schema={"address_text": pl.String})
     results, candidates = match_texts(raw, base, read_decisions(wh), known)
     written, waiting, counts = 0, [], []
     for chunk in chunks:

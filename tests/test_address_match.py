@@ -81,6 +81,29 @@ def test_reviewed_decision_is_reused(base):
     assert links["method"].to_list() == ["review_decision"] * 2
 
 
+def test_texts_matched_a_slice_at_a_time_get_the_same_answers_as_all_at_once(district, base, monkeypatch):
+    import address_master.links as links_module
+
+    truth = pl.read_parquet(district / "truth" / "addresses.parquet")
+    rng = np.random.default_rng(11)
+    texts = list(render_addresses(truth[rng.integers(0, truth.height, 560)], rng, noise=1.0))
+    homes = truth.filter(pl.col("kind") == "residential").head(30)
+    # the road left out and the compound misspelt: only candidates, for review
+    texts += [f"{r['compound'][:2]}某{r['compound'][3:]}{r['building']}幢{r['unit']}单元{r['room']}室" for r in homes.iter_rows(named=True)]
+    texts += [f"湖滨街道不存在路{i}号" for i in range(10)]
+    n = len(texts)
+    records = pl.DataFrame({"source_system": ["zongzhi"] * n, "source_table": ["grid_events"] * n, "source_column": ["address"] * n,
+                            "batch_id": ["b"] * n, "source_row": list(range(n)), "address_text": texts})
+    empty = pl.DataFrame(schema={"address_key": pl.String, "address_id": pl.String})
+    whole, whole_candidates = link_addresses(records, base, empty)
+    monkeypatch.setattr(links_module, "TEXT_CHUNK", 37)  # 600 texts in 17 slices, the last one short
+    sliced, sliced_candidates = link_addresses(records, base, empty)
+    assert whole["decision"].n_unique() > 1 and whole_candidates.height > 0  # accepted and reviewed texts both
+    assert sliced.sort("source_row").equals(whole.sort("source_row"))
+    order = ["address_key", "address_id"]
+    assert sliced_candidates.select(sorted(sliced_candidates.columns)).sort(order).equals(whole_candidates.select(sorted(whole_candidates.columns)).sort(order))
+
+
 def test_base_import_reports_bad_rows(tmp_path):
     path = tmp_path / "base.csv"
     path.write_text(
