@@ -8,6 +8,7 @@ queue with their top candidates.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -82,6 +83,7 @@ def read_decisions(wh: Warehouse) -> pl.DataFrame:
 TEXT_RESULT = ["address_key", "address_id", "building_id", "score", "method", "decision"]
 CHUNK_ROWS = 3_000_000  # records joined to their text's match and written at a time (bounds memory)
 TEXT_CHUNK = 500_000  # distinct texts parsed and matched at a time (bounds memory)
+TEXT_WORKERS = 2  # slices of texts in flight at once
 
 
 def _parse_and_match(todo: pl.DataFrame, base: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -110,8 +112,12 @@ def match_texts(
     seen = texts.join(known.select(TEXT_RESULT), on="address_key", how="inner") if known is not None else texts.clear().with_columns(*[pl.lit(None, pl.String).alias(c) for c in TEXT_RESULT[1:]])
     todo = texts.join(decided.select("_i"), on="_i", how="anti").join(seen.select("_i"), on="_i", how="anti")
     # parsed and matched a slice at a time: each text's answer is its own, and a full relink of a
-    # district (3.5 M texts at 1M residents) held every text's parse and candidates at once
-    answers = [_parse_and_match(todo.slice(start, TEXT_CHUNK), base) for start in range(0, max(todo.height, 1), TEXT_CHUNK)]
+    # district (3.5 M texts at 1M residents) held every text's parse and candidates at once. Two
+    # slices at once: polars works outside the GIL, and one slice's chain of string expressions
+    # keeps little more than one core busy
+    slices = [todo.slice(start, TEXT_CHUNK) for start in range(0, max(todo.height, 1), TEXT_CHUNK)]
+    with ThreadPoolExecutor(max_workers=TEXT_WORKERS) as pool:
+        answers = list(pool.map(lambda part: _parse_and_match(part, base), slices))
     links = pl.concat([a[0] for a in answers], how="vertical_relaxed")
     candidates = pl.concat([a[1] for a in answers], how="vertical_relaxed")
     by_text = pl.concat(

@@ -16,6 +16,7 @@ import functools
 import itertools
 import json
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -246,13 +247,19 @@ def _tagger(model: Path):
     return tagger
 
 
+_TAGGING = threading.Lock()  # a Tagger is one stateful object (set the sequence, then decode): one thread at a time
+
+
 def tag(text: str, model: Path = MODEL) -> list[Span]:
     """The labelled spans of one address (offsets into ``text``)."""
     normal = normalize_chars(text)
     offsets = tokenize(normal)
     if not offsets:
         return []
-    return _decode(normal, offsets, _tagger(model).tag(features(normal, offsets)))
+    items = features(normal, offsets)
+    with _TAGGING:
+        labels = _tagger(model).tag(items)
+    return _decode(normal, offsets, labels)
 
 
 def span_scores(pairs: Iterable[tuple[list[Span], list[Span]]]) -> dict[str, dict[str, float]]:
