@@ -31,7 +31,7 @@ from address_master.gazetteer import gazetteer
 from address_master.numbers import canonical_number, numerals_to_digits
 from address_master.tagger import FIELD_OF_LABEL, tag
 from pipelines.reference import CODE_LENGTHS, division_names, divisions, legacy_divisions
-from pipelines.text import char_fold_table
+from pipelines.text import char_fold_table, empty_to_null
 
 FIELDS = [
     "province", "city", "district", "street", "community", "road", "road_no",
@@ -57,8 +57,7 @@ def normalize_address(expr: pl.Expr) -> pl.Expr:
     out = expr.cast(pl.String).str.replace_many(list(table), list(table.values()))
     out = out.str.replace_all(r"[\s\u00a0,，。.、;；:：()（）\[\]【】<>《》\"'“”‘’!！?？*]+", "")
     out = out.str.replace_all(_NOISE, "")
-    out = numerals_to_digits(out)
-    return pl.when(out == "").then(None).otherwise(out)
+    return empty_to_null(numerals_to_digits(out))
 
 
 # ------------------------------------------------------------------------ division lookups

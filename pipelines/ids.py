@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from pipelines.text import empty_to_null
+
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 ID_CHECK_CHARS = "10X98765432"
 
@@ -28,8 +30,7 @@ def _id_check_char(first17: pl.Expr) -> pl.Expr:
 
 def clean_id_expr(expr: pl.Expr) -> pl.Expr:
     """Strip separators and upper-case the check character (lowercase x is common)."""
-    out = expr.cast(pl.String).str.replace_all(r"[\s\-_.']", "").str.to_uppercase()
-    return pl.when(out == "").then(None).otherwise(out)
+    return empty_to_null(expr.cast(pl.String).str.replace_all(r"[\s\-_.']", "").str.to_uppercase())
 
 
 def id_to_18_expr(cleaned: pl.Expr) -> pl.Expr:

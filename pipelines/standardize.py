@@ -20,7 +20,7 @@ from pipelines.dates import parse_date_expr, parse_datetime_expr
 from pipelines.ids import clean_id_expr, credit_valid_expr, id_to_18_expr, id_valid_expr
 from pipelines.sources.readers import LINES, MALFORMED, RAW, ROW
 from pipelines.sources.spec import SourceSpec
-from pipelines.text import normalize_compact, normalize_text
+from pipelines.text import empty_to_null, normalize_compact, normalize_text
 
 LINEAGE_BRONZE = ["_system", "_batch_id", "_source_file", "_file_hash", ROW, "_ingested_at", "_replay_of_batch"]
 LINEAGE_SILVER = {
@@ -221,7 +221,7 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
             problems.append(pl.when(wrong).then(pl.format(f"{a.label} after {b.label}: '{{}}' > '{{}}'", pl.col(f"__raw_{earlier}").cast(pl.String), pl.col(f"__raw_{later}").cast(pl.String))))
             blamed.append(pl.when(wrong).then(pl.lit(names)))
     reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
-    reason = pl.when(reason == "").then(None).otherwise(reason)
+    reason = empty_to_null(reason)
     columns = pl.concat_str(blamed, separator=",", ignore_nulls=True)
     if MALFORMED in present:  # a row the reader could not split has only that one reason
         reason = pl.coalesce(pl.col(MALFORMED), reason)

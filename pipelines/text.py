@@ -57,14 +57,19 @@ def traditional_to_simplified(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_many(sources, targets)
 
 
+def empty_to_null(expr: pl.Expr) -> pl.Expr:
+    """``expr`` with empty strings as null. Not ``when(expr == "").then(None).otherwise(expr)``:
+    on a DataFrame (eager) polars does not share common subexpressions, so that evaluates a
+    whole normalising chain twice (twice the time of address normalisation on 3.4 M texts)."""
+    return expr.replace("", None)
+
+
 def normalize_text(expr: pl.Expr) -> pl.Expr:
     """Canonical free text: half-width, simplified, single spaces, trimmed; empty → null."""
     out = traditional_to_simplified(full_to_half_width(expr.cast(pl.String)))
-    out = out.str.replace_all(r"\s+", " ").str.strip_chars()
-    return pl.when(out == "").then(None).otherwise(out)
+    return empty_to_null(out.str.replace_all(r"\s+", " ").str.strip_chars())
 
 
 def normalize_compact(expr: pl.Expr) -> pl.Expr:
     """Like :func:`normalize_text` but with every space removed (names, addresses, codes)."""
-    out = normalize_text(expr).str.replace_all(r"\s", "")
-    return pl.when(out == "").then(None).otherwise(out)
+    return empty_to_null(normalize_text(expr).str.replace_all(r"\s", ""))
