@@ -99,7 +99,7 @@ def match_texts(
     Each text is normalised once; each normalised key is decided by a data officer's decision,
     taken from ``known`` (matched before against the same base and decisions), or parsed and
     matched now."""
-    keyed = raw_texts.select(pl.col("address_text").unique()).with_columns(normalize_address(pl.col("address_text")).alias("address_key"))
+    keyed = raw_texts.select("address_text").with_columns(normalize_address(pl.col("address_text")).alias("address_key"))
     texts = keyed.select("address_key").unique().filter(pl.col("address_key").is_not_null()).with_row_index("_i")
     if "action" not in decisions.columns:
         decisions = decisions.with_columns(pl.lit("accept").alias("action"))
@@ -140,7 +140,7 @@ def link_addresses(
     records: pl.DataFrame, base: pl.DataFrame, decisions: pl.DataFrame, known: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(links for every record, review candidates per distinct text needing review)."""
-    results, candidates = match_texts(records.select("address_text"), base, decisions, known)
+    results, candidates = match_texts(records.select(pl.col("address_text").unique()), base, decisions, known)
     return records.join(results, on="address_text", how="left").select(LINK_COLUMNS), candidates
 
 

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from address_master.base import AddressBaseError, load_base, read_base_csv
+import address_master.links as links_module
 from address_master.links import link_addresses
 from address_master.match import match_addresses
 from address_master.parse import FIELDS
@@ -25,6 +26,11 @@ def base(district):
     addresses, buildings, rejected = load_base(district / "landing" / "address_base" / "address_base.csv")
     assert rejected.height == 0
     return addresses
+
+
+def review_text(row: dict) -> str:
+    """An address of ``row`` with the road left out and the compound misspelt: the matcher can only offer candidates."""
+    return f"{row['compound'][:2]}某{row['compound'][3:]}{row['building']}幢{row['unit']}单元{row['room']}室"
 
 
 def test_matcher_precision_and_recall_on_generated_noise(district, base):
@@ -82,14 +88,12 @@ def test_reviewed_decision_is_reused(base):
 
 
 def test_texts_matched_a_slice_at_a_time_get_the_same_answers_as_all_at_once(district, base, monkeypatch):
-    import address_master.links as links_module
-
     truth = pl.read_parquet(district / "truth" / "addresses.parquet")
     rng = np.random.default_rng(11)
     texts = list(render_addresses(truth[rng.integers(0, truth.height, 560)], rng, noise=1.0))
     homes = truth.filter(pl.col("kind") == "residential").head(30)
-    # the road left out and the compound misspelt: only candidates, for review
-    texts += [f"{r['compound'][:2]}某{r['compound'][3:]}{r['building']}幢{r['unit']}单元{r['room']}室" for r in homes.iter_rows(named=True)]
+    # only candidates, for review
+    texts += [review_text(r) for r in homes.iter_rows(named=True)]
     texts += [f"湖滨街道不存在路{i}号" for i in range(10)]
     n = len(texts)
     records = pl.DataFrame({"source_system": ["zongzhi"] * n, "source_table": ["grid_events"] * n, "source_column": ["address"] * n,
@@ -223,9 +227,7 @@ def test_review_export_and_apply_round_trip(district, tmp_path):
     base = read_base(wh)
     truth = pl.read_parquet(district / "truth" / "addresses.parquet").filter(pl.col("kind") == "residential").head(1)
     row = truth.row(0, named=True)
-    # the road left out and the compound misspelt: the matcher can only offer candidates
-    compound = row["compound"][:2] + "某" + row["compound"][3:]
-    text = f"{compound}{row['building']}幢{row['unit']}单元{row['room']}室"
+    text = review_text(row)
     records = pl.DataFrame({"source_system": ["zongzhi"], "source_table": ["grid_events"], "source_column": ["address"], "batch_id": ["b"], "source_row": [1], "address_text": [text]})
     links, candidates = link_addresses(records, base, read_decisions(wh))
     assert links["decision"][0] == "review", links.row(0, named=True)
