@@ -387,3 +387,29 @@ def test_the_quality_report_is_written_once_when_the_run_is_over(lake, district,
             assert "0 report(s) written for 0 finished" in quality_reports(ctx).skip_message  # once
         with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
             assert "0 report(s) written for 1 finished" in quality_reports(ctx).skip_message  # a run with its report already
+
+
+def test_a_reused_validation_sees_each_frame_and_each_change_of_rules():
+    """Validations are registered once per set of rules (quality/gx_run.py): a second frame under
+    the same rules is judged on its own values, and changed rules are the ones applied."""
+    from quality.gx_run import distinct_values_frame, run_suite
+    from quality.suites import Suite, _expectations
+
+    E = _expectations()
+
+    def kwh_rule(high: float) -> list:
+        return [E.ExpectColumnValuesToBeBetween(column="kwh", min_value=0, max_value=high), E.ExpectColumnValuesToNotBeNull(column="source_row")]
+
+    def failed(frame: pl.DataFrame, high: float) -> list[tuple[str, int]]:
+        results = run_suite(Suite("silver.probe", frame, kwh_rule(high), locators=("source_row",)), "r")
+        return results.filter(~pl.col("success")).select("column", "unexpected_count").rows()
+
+    clean = pl.DataFrame({"kwh": [1.0, 2.0, 3.0], "source_row": [0, 1, 2]})
+    spiky = pl.DataFrame({"kwh": [1.0, 900.0, 800.0], "source_row": [0, 1, 2]})
+    assert failed(clean, 500) == []
+    assert failed(spiky, 500) == [("kwh", 2)]  # same rules, the new frame's values
+    assert failed(spiky, 850) == [("kwh", 1)]  # new bound, new verdict
+    assert failed(spiky, 1000) == []
+    # values padded to one length cycle through each column's distinct values
+    padded = distinct_values_frame(pl.DataFrame({"a": [1, 2, 3, 4, 5], "b": ["x", "x", "y", "x", "y"]}))
+    assert padded.to_dict(as_series=False) == {"a": [1, 2, 3, 4, 5], "b": ["x", "y", "x", "y", "x"]}
