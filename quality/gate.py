@@ -342,6 +342,8 @@ def _publish_in_groups(
     recorded, the next run goes on from it."""
     keys = list(spec.keys)
     counts, version, seen = ChangeCounts(0, 0, 0), None, []
+    # a first load has nothing to delete: every row it leaves was delivered by one of its groups
+    first_load = not wh.exists("gold", "curated", spec.name)
     groups = batch_groups(wh, spec.name)
     if not groups:  # the gate reports the table as not buildable from its inputs
         raise pl.exceptions.NoDataError(f"silver/{BY_BATCH[spec.name]} has no batches yet")
@@ -353,8 +355,11 @@ def _publish_in_groups(
         if not outcome.passed:
             return Outcome(spec.name, frame.height, False, counts.total > 0, version, outcome.reasons, counts)
         _record_batches(wh, spec, group)
-        seen.append(frame.select(keys))
+        if not first_load:
+            seen.append(frame.select(keys))
         del frame
+    if first_load:
+        return Outcome(spec.name, wh.row_count("gold", "curated", spec.name), True, counts.total > 0, version, [], counts)
     delivered = pl.concat(seen).unique() if seen else pl.DataFrame(schema={k: pl.String for k in keys})
     current, _ = _current(wh, spec.name)
     if current is not None:

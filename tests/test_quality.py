@@ -312,6 +312,7 @@ def test_a_whole_by_batch_table_is_published_a_group_of_batches_at_a_time(lake, 
     shutil.rmtree(tmp_path / "wh" / "gold" / "curated" / "power_daily")  # a first load
     first = gate.curate_table(wh, spec, "first-load")
     assert first.passed and first.changes.as_dict() == {"inserted": published.height, "updated": 0, "deleted": 0}
+    assert first.rows == published.height
     assert wh.read("gold", "curated", "power_daily").sort(keys).equals(published.select(wh.read("gold", "curated", "power_daily").columns))
 
     withdrawn = groups[0][0]
