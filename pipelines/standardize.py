@@ -77,6 +77,8 @@ def parse(kind: str, raw: pl.Expr, norm: pl.Expr, name: str, numeric_source: boo
     if kind in ("amount", "integer") and numeric_source:
         value = raw.cast(pl.Float64 if kind == "amount" else pl.Int64, strict=False)
         return Parsed(value, _failed(raw, value))
+    if kind == "date" and numeric_source:  # a Date column: the value as delivered
+        return Parsed(raw, pl.lit(False))
     if kind in ("text", "address"):
         return Parsed(norm, keep_raw=kind == "address")
     if kind == "code":
@@ -179,7 +181,8 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
     numeric: dict[str, bool] = {}
     for canonical in fields:
         sources = [s for s in spec.sources_of(canonical) if s in present]
-        numeric[canonical] = bool(sources) and all(schema[s].is_numeric() for s in sources)
+        # numbers delivered as numbers, and dates as dates (a Parquet export), need no text parsing
+        numeric[canonical] = bool(sources) and all(schema[s].is_numeric() or (kinds[canonical] == "date" and schema[s] == pl.Date) for s in sources)
         if not sources:
             expr = pl.lit(None, dtype=pl.String)
         elif numeric[canonical]:
@@ -231,14 +234,15 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
     # a replayed correction keeps pointing at the batch it corrects
     replay = [pl.col("_replay_of_batch").alias("replay_of_batch_id")] if "_replay_of_batch" in present else []
     output_cols = [c for f, p in parsed.items() for c in [f, *p.derived, *([f"{f}_raw"] if p.keep_raw else [])]]
-    silver = frame.filter(pl.col("__reason").is_null()).select(*lineage, *replay, *output_cols)
-    quarantine = frame.filter(pl.col("__reason").is_not_null()).select(
+    # lazily, so that only the output columns are filtered (not every helper column of the batch)
+    silver = frame.lazy().filter(pl.col("__reason").is_null()).select(*lineage, *replay, *output_cols).collect()
+    quarantine = frame.lazy().filter(pl.col("__reason").is_not_null()).select(
         *lineage[:4],
         *replay,
         pl.col("__columns").alias("columns"),
         pl.col("__reason").alias("reason"),
         _raw_values_expr(bronze).alias("raw_values"),
-    )
+    ).collect()
     return silver, quarantine
 
 

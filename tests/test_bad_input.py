@@ -206,3 +206,25 @@ def test_a_row_lost_in_standardising_fails_the_blocking_check(district, tmp_path
     assert "new batches do not add up" in check.description and "bronze rows ≠" in check.description
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert {silver_key(spec), ADDRESSES_KEY} <= materialized and LINKS_KEY not in materialized
+
+
+def test_dates_delivered_as_dates_standardise_as_the_same_dates_as_text():
+    """A Parquet Date column is taken as delivered (no text round trip) and meets the same rules:
+    a missing date is a missing required field, a date in the future is implausible."""
+    from datetime import date, timedelta
+
+    from pipelines.standardize import standardize
+
+    spec = get_spec("dianli")
+    days = [date(2026, 11, 1), None, date.today() + timedelta(days=30), date(2026, 11, 2)]
+    lineage = {"_system": "dianli", "_batch_id": "b1", "_source_file": "f.parquet", "_file_hash": "h", "_ingested_at": None}
+    rows = {"_source_row": [0, 1, 2, 3], "cons_no": ["A1", "A2", "A3", "A4"], "cons_name": ["张三"] * 4, "elec_addr": ["某路1号"] * 4,
+            "pap_e": [1.5, 2.0, 3.0, 4.0], **{k: [v] * 4 for k, v in lineage.items()}}
+    typed = pl.DataFrame({**rows, "data_date": days}).with_columns(pl.col("_ingested_at").cast(pl.Datetime("us", "UTC")))
+    text = typed.with_columns(pl.col("data_date").cast(pl.String))
+    assert typed.schema["data_date"] == pl.Date
+    (silver_typed, quarantine_typed), (silver_text, quarantine_text) = standardize(typed, spec), standardize(text, spec)
+    assert silver_typed.equals(silver_text) and silver_typed["reading_date"].to_list() == [date(2026, 11, 1), date(2026, 11, 2)]
+    assert quarantine_typed.drop("raw_values").equals(quarantine_text.drop("raw_values"))
+    reasons = quarantine_typed.sort("source_row")["reason"].to_list()
+    assert "required field data_date" in reasons[0] and "implausible" in reasons[1]
