@@ -9,7 +9,7 @@ from address_master.store import BASE_ADDRESSES, BASE_BUILDINGS, LAYER, LINKS, R
 from pipelines.pii import scrubbed_errors
 from pipelines.ingest import file_sha256
 from assets.automation import EAGER
-from assets.executor import LARGE
+from assets.executor import LARGE, MASTER_INPUT
 from assets.resources import LandingResource, WarehouseResource
 from assets.sources import folder_sensor, markdown_table, silver_key
 from pipelines.sources import all_specs
@@ -30,6 +30,7 @@ class AddressBaseConfig(dg.Config):
 
 @dg.multi_asset(
     name="address_base",
+    op_tags=MASTER_INPUT,
     check_specs=[dg.AssetCheckSpec("reference_guard", asset=ADDRESSES_KEY, description="a new base that is empty or drops/re-keys many addresses is refused; the base in force stays")],
     specs=[
         dg.AssetSpec(ADDRESSES_KEY, group_name="address_master", kinds={"delta", "polars"}, automation_condition=EAGER, description="统一地址库: standard addresses with all five levels' codes and names"),

@@ -17,6 +17,11 @@ LARGE = {MEMORY_TAG: "large"}
 # A bulk system's bronze and silver start a full run's longest chain (bronze → silver → address
 # links → person master, all in the memory slot): they go first when both cores are wanted.
 BULK_FIRST = {"dagster/priority": "3"}
+# Every system's bronze and silver feed the address links (which wait for all of them): they go
+# before steps off that path (the address base's curated tables, sync back, weather), which then
+# fill the core the links leave idle. In a full run at 1M residents those came first and held the
+# links back by about 8 s.
+MASTER_INPUT = {"dagster/priority": "1"}
 
 # What the forkserver imports once, before it forks any step: the code location, Great Expectations
 # (3.5 s), pypinyin (the person master's homophone keys, 0.8 s), and what each step needs to open

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.automation import EAGER
-from assets.executor import BULK_FIRST, LARGE
+from assets.executor import BULK_FIRST, LARGE, MASTER_INPUT
 from assets.resources import LandingResource, WarehouseResource
 from pipelines.pii import scrubbed_errors
 from pipelines.ingest import QUARANTINE_TABLE, build_silver, ingest_bronze, landing_files
@@ -57,7 +57,7 @@ def bronze_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         ],
         metadata={"system": spec.system, "label": spec.label, "file_glob": spec.file_glob},
         pool=ingest_pool(spec),
-        op_tags=BULK_FIRST if spec.bulk else {},
+        op_tags=BULK_FIRST if spec.bulk else MASTER_INPUT,
     )
     @scrubbed_errors
     def _bronze(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
@@ -103,7 +103,7 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"standardize_{spec.system}",
         pool=ingest_pool(spec),
-        op_tags={**LARGE, **BULK_FIRST} if spec.bulk else {},
+        op_tags={**LARGE, **BULK_FIRST} if spec.bulk else MASTER_INPUT,
         specs=[
             dg.AssetSpec(
                 silver_key(spec),

@@ -81,6 +81,17 @@ def test_the_steps_that_hold_a_district_in_memory_carry_the_tag():
     assert defs.resolve_job_def("everything").executor_def.name == EXECUTOR.name
 
 
+def test_what_feeds_the_address_links_goes_before_what_does_not():
+    """Every step the links wait for outranks every step off the links' path (when both cores are
+    wanted, the multiprocess executor starts the higher dagster/priority first)."""
+    job = defs.resolve_job_def("everything")
+    priority = {name: int(node.definition.tags.get("dagster/priority", 0)) for name, node in job.graph.node_dict.items()}
+    feeding = {n for n in priority if n.startswith(("bronze__", "standardize_"))} | {"address_base"}
+    after_links = {n for n in priority if n.startswith(("gold__", "sync__", "alerts__", "forms__"))} - {"gold__curated__power_daily", "gold__curated__persons", "gold__curated__elderly", "gold__curated__households"}
+    assert len(feeding) >= 27 and after_links
+    assert min(priority[n] for n in feeding) > max(priority[n] for n in after_links), {n: priority[n] for n in feeding | after_links}
+
+
 def _private_dirty_mib() -> float:
     for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
         if line.startswith("Private_Dirty:"):
