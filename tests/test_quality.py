@@ -414,3 +414,13 @@ def test_a_reused_validation_sees_each_frame_and_each_change_of_rules():
     # values padded to one length cycle through each column's distinct values
     padded = distinct_values_frame(pl.DataFrame({"a": [1, 2, 3, 4, 5], "b": ["x", "x", "y", "x", "y"]}))
     assert padded.to_dict(as_series=False) == {"a": [1, 2, 3, 4, 5], "b": ["x", "y", "x", "y", "x"]}
+
+
+def test_a_diff_against_no_published_rows_inserts_every_row_in_the_published_types():
+    published = pl.DataFrame({"k": ["a"], "v": [1]}, schema={"k": pl.String, "v": pl.Int64})
+    new = pl.DataFrame({"k": ["b", "c"], "v": [2, 3]}, schema={"k": pl.String, "v": pl.Int32})
+    changes, counts = diff_by_key(published.clear().lazy(), new, ["k"])  # keys in range, none published
+    assert counts.as_dict() == {"inserted": 2, "updated": 0, "deleted": 0}
+    assert changes.schema["v"] == pl.Int64 and changes.sort("k")["k"].to_list() == ["b", "c"]
+    changes, counts = diff_by_key(published.lazy(), new, ["k"])  # the same rows against a published one
+    assert counts.as_dict() == {"inserted": 2, "updated": 0, "deleted": 1}

@@ -70,6 +70,8 @@ def diff_by_key(current: pl.DataFrame | pl.LazyFrame | None, new: pl.DataFrame, 
         (_row_hash(values) if same_columns else pl.lit(None, pl.UInt64).alias(_HASH)).alias("_published"),
         pl.lit(True).alias("_present"),
     ).collect(engine="streaming")
+    if cur.height == 0:  # nothing published under these keys (a new day of readings): every row is new, none needs a hash
+        return new.with_columns(pl.lit(UPSERT).alias(OP)), ChangeCounts(new.height, 0, 0)
     joined = new.with_columns(_row_hash(values)).join(cur, on=keys, how="left", nulls_equal=True)
     inserts = joined.filter(pl.col("_present").is_null())
     updates = joined.filter(pl.col("_present") & (pl.col("_published").is_null() | (pl.col(_HASH) != pl.col("_published"))))
