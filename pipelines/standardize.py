@@ -73,7 +73,8 @@ def normalizer(kind: str, raw: pl.Expr) -> pl.Expr:
 
 
 def parse(kind: str, raw: pl.Expr, norm: pl.Expr, name: str, numeric_source: bool = False) -> Parsed:
-    """Parse one field by its catalogue kind from its raw and normalised text."""
+    """Parse one field by its catalogue kind from its raw and normalised text (``numeric_source``:
+    delivered typed, as numbers or as a Date column, and taken as is)."""
     if kind in ("amount", "integer") and numeric_source:
         value = raw.cast(pl.Float64 if kind == "amount" else pl.Int64, strict=False)
         return Parsed(value, _failed(raw, value))

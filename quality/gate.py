@@ -338,7 +338,7 @@ def _publish_in_groups(
     group of batches at a time (:func:`pipelines.gold.batch_groups`): each group is diffed against
     the published rows of its keys and audited like a new delivery, so memory stays near one
     group's rows instead of the whole table's. Keys no group delivers any more (withdrawn batches)
-    are deleted at the end. A failing group stops there: the groups before it stay published and
+    are deleted at the end (not after a first load: it cannot leave any). A failing group stops there: the groups before it stay published and
     recorded, the next run goes on from it."""
     keys = list(spec.keys)
     counts, version, seen = ChangeCounts(0, 0, 0), None, []

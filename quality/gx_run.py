@@ -29,7 +29,6 @@ def context():
     Delta. Nothing is written to a shared GX project, so parallel steps cannot trip over each other."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
-
     from great_expectations.execution_engine import pandas_execution_engine
 
     ctx = gx.get_context(mode="ephemeral")

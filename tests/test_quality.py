@@ -417,6 +417,7 @@ def test_a_reused_validation_sees_each_frame_and_each_change_of_rules():
 
 
 def test_a_diff_against_no_published_rows_inserts_every_row_in_the_published_types():
+    """With no published row under the new keys every row is an insert, cast as the table is."""
     published = pl.DataFrame({"k": ["a"], "v": [1]}, schema={"k": pl.String, "v": pl.Int64})
     new = pl.DataFrame({"k": ["b", "c"], "v": [2, 3]}, schema={"k": pl.String, "v": pl.Int32})
     changes, counts = diff_by_key(published.clear().lazy(), new, ["k"])  # keys in range, none published
