@@ -131,11 +131,13 @@ def silver_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @scrubbed_errors
     def _silver(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         wh = warehouse.get()
-        report = build_silver(spec, wh, progress=context.log.info)
         failed: list[str] = []
-        for batch in report.batches:
-            results = audit_batch(wh, spec, batch["batch_id"], context.run_id)
-            failed += [f"{batch['batch_id']}: {describe(r)}" for r in results.filter(~pl.col("success")).iter_rows(named=True)]
+
+        def audit(batch_id: str, rows: pl.DataFrame) -> None:  # each new batch, from the rows just written
+            results = audit_batch(wh, spec, batch_id, context.run_id, rows=rows)
+            failed.extend(f"{batch_id}: {describe(r)}" for r in results.filter(~pl.col("success")).iter_rows(named=True))
+
+        report = build_silver(spec, wh, progress=context.log.info, on_batch=audit)
         fresh = system_freshness(wh, spec)
         # checked here, not in a step of its own: the new batches are known, and the whole tables
         # are counted from the log — no second process, no scan of a 12 M-row table

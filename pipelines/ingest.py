@@ -267,18 +267,22 @@ GROUP_ROWS = 2_000_000  # batches standardised together: each distinct value is 
 
 
 def build_silver(
-    spec: SourceSpec, wh: Warehouse, progress: Callable[[str], None] | None = None
+    spec: SourceSpec, wh: Warehouse, progress: Callable[[str], None] | None = None,
+    on_batch: Callable[[str, pl.DataFrame], None] | None = None,
 ) -> SilverReport:
     """Standardise every bronze batch of ``spec``'s system that silver has not processed yet.
 
     Pending batches are taken in groups of up to :data:`GROUP_ROWS` rows (30 days of meter
     readings repeat the same 400 k addresses), each group written in one commit per table.
-    Same writer lock as bronze: one run standardises a system at a time."""
+    ``on_batch(batch_id, silver_rows)`` is called for each batch once its group is written (the
+    step audits it there, from memory). Same writer lock as bronze: one run standardises a system
+    at a time."""
     with wh.writer_lock(f"ingest_{spec.system}"):
-        return _build_silver(spec, wh, progress)
+        return _build_silver(spec, wh, progress, on_batch)
 
 
-def _build_silver(spec: SourceSpec, wh: Warehouse, progress: Callable[[str], None] | None) -> SilverReport:
+def _build_silver(spec: SourceSpec, wh: Warehouse, progress: Callable[[str], None] | None,
+                  on_batch: Callable[[str, pl.DataFrame], None] | None = None) -> SilverReport:
     report = SilverReport(spec.system)
     bronze_scan = wh.scan("bronze", spec.system, spec.table)
     if bronze_scan is None:
@@ -296,7 +300,8 @@ def _build_silver(spec: SourceSpec, wh: Warehouse, progress: Callable[[str], Non
         bronze = bronze.drop([c for c in bronze.columns if bronze[c].dtype == pl.Null])
         silver, quarantine = standardize(bronze, spec)
         now = pl.lit(_now()).dt.cast_time_unit("us")
-        replace_batches(wh, silver.with_columns(now.alias("standardized_at")), "silver", spec.system, spec.table, "batch_id", ids)
+        silver = silver.with_columns(now.alias("standardized_at"))
+        replace_batches(wh, silver, "silver", spec.system, spec.table, "batch_id", ids)
         replace_batches(wh, quarantine.with_columns(now.alias("quarantined_at")), "quarantine", spec.system, QUARANTINE_TABLE, "batch_id", ids)
         counted = group.select(pl.col("_batch_id").alias("batch_id"), pl.col("_source_file").alias("source_file"), pl.col("rows").cast(pl.Int64).alias("bronze_rows"))
         for name, frame in (("silver_rows", silver), ("quarantined_rows", quarantine)):
@@ -304,6 +309,10 @@ def _build_silver(spec: SourceSpec, wh: Warehouse, progress: Callable[[str], Non
             counted = counted.join(per_batch, on="batch_id", how="left").with_columns(pl.col(name).fill_null(0))
         wh.write(counted.with_columns(now.alias("processed_at")), "silver", spec.system, BATCHES_TABLE)
         report.batches += counted.to_dicts()
+        if on_batch is not None:
+            by_batch = silver.partition_by("batch_id", as_dict=True, include_key=True)
+            for batch_id in ids:  # a batch wholly quarantined has no rows here, and is audited all the same
+                on_batch(batch_id, by_batch.get((batch_id,), silver.clear()))
         for reason, count in summarize_reasons(quarantine).iter_rows():
             reasons[reason] = reasons.get(reason, 0) + count
     report.quarantine_reasons = reasons

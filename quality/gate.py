@@ -53,10 +53,14 @@ class Outcome:
 
 
 # ------------------------------------------------------------------------------- sources
-def audit_batch(wh: Warehouse, spec: SourceSpec, batch_id: str, run_id: str) -> pl.DataFrame:
-    """Validate one standardised batch with its system's suite and keep the results."""
-    scan = wh.scan("silver", spec.system, spec.table)
-    rows = scan.filter(pl.col("batch_id") == batch_id).collect() if scan is not None else pl.DataFrame()
+def audit_batch(wh: Warehouse, spec: SourceSpec, batch_id: str, run_id: str, rows: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Validate one standardised batch with its system's suite and keep the results.
+
+    ``rows``: the batch's silver rows as just written, when at hand (reading them back scans the
+    whole silver table: batch ids are hashes, so file statistics skip little)."""
+    if rows is None:
+        scan = wh.scan("silver", spec.system, spec.table)
+        rows = scan.filter(pl.col("batch_id") == batch_id).collect() if scan is not None else pl.DataFrame()
     # the rows still open in quarantine: a corrected and replayed row no longer counts against it
     still_open = open_rows(wh, spec.system)
     quarantined = still_open.filter(pl.col("batch_id") == batch_id).height if still_open.height else 0

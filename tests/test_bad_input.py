@@ -228,3 +228,20 @@ def test_dates_delivered_as_dates_standardise_as_the_same_dates_as_text():
     assert quarantine_typed.drop("raw_values").equals(quarantine_text.drop("raw_values"))
     reasons = quarantine_typed.sort("source_row")["reason"].to_list()
     assert "required field data_date" in reasons[0] and "implausible" in reasons[1]
+
+
+def test_each_new_batch_is_handed_over_with_the_rows_written_for_it(landing, wh):
+    """build_silver hands the step every new batch with its silver rows as stored (the step audits
+    them from memory), a wholly quarantined batch with none."""
+    garbage = "###,#REF!,作废,?,?,昨天,?,?,?,?\n"
+    _write_gongan(landing, "a.csv", GONGAN_HEADER + "".join(GONGAN_ROWS))
+    _write_gongan(landing, "b.csv", GONGAN_HEADER + garbage)
+    spec = get_spec("gongan")
+    ingest_bronze(spec, landing, wh)
+    handed: dict[str, pl.DataFrame] = {}
+    report = build_silver(spec, wh, on_batch=lambda batch_id, rows: handed.setdefault(batch_id, rows))
+    stored = wh.read("silver", "gongan", spec.table)
+    assert sorted(handed) == sorted(b["batch_id"] for b in report.batches) and len(handed) == 2
+    for batch_id, rows in handed.items():
+        assert rows.sort("source_row").equals(stored.filter(pl.col("batch_id") == batch_id).sort("source_row"))
+    assert sorted(rows.height for rows in handed.values()) == [0, 2]
