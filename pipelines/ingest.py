@@ -282,7 +282,7 @@ def build_silver(
 
 
 def _build_silver(spec: SourceSpec, wh: Warehouse, progress: Callable[[str], None] | None,
-                  on_batch: Callable[[str, pl.DataFrame], None] | None = None) -> SilverReport:
+                  on_batch: Callable[[str, pl.DataFrame], None] | None) -> SilverReport:
     report = SilverReport(spec.system)
     bronze_scan = wh.scan("bronze", spec.system, spec.table)
     if bronze_scan is None:

@@ -72,13 +72,13 @@ def normalizer(kind: str, raw: pl.Expr) -> pl.Expr:
     return normalize_compact(raw) if kind in _COMPACT_KINDS else normalize_text(raw)
 
 
-def parse(kind: str, raw: pl.Expr, norm: pl.Expr, name: str, numeric_source: bool = False) -> Parsed:
-    """Parse one field by its catalogue kind from its raw and normalised text (``numeric_source``:
+def parse(kind: str, raw: pl.Expr, norm: pl.Expr, name: str, typed_source: bool = False) -> Parsed:
+    """Parse one field by its catalogue kind from its raw and normalised text (``typed_source``:
     delivered typed, as numbers or as a Date column, and taken as is)."""
-    if kind in ("amount", "integer") and numeric_source:
+    if kind in ("amount", "integer") and typed_source:
         value = raw.cast(pl.Float64 if kind == "amount" else pl.Int64, strict=False)
         return Parsed(value, _failed(raw, value))
-    if kind == "date" and numeric_source:  # a Date column: the value as delivered
+    if kind == "date" and typed_source:  # a Date column: the value as delivered
         return Parsed(raw, pl.lit(False))
     if kind in ("text", "address"):
         return Parsed(norm, keep_raw=kind == "address")
@@ -179,25 +179,25 @@ def standardize(bronze: pl.DataFrame, spec: SourceSpec) -> tuple[pl.DataFrame, p
     fields = spec.canonical_fields()
     kinds = {f: catalog_field(f).kind for f in fields}
     raw_exprs: list[pl.Expr] = []
-    numeric: dict[str, bool] = {}
+    typed: dict[str, bool] = {}
     for canonical in fields:
         sources = [s for s in spec.sources_of(canonical) if s in present]
         # numbers delivered as numbers, and dates as dates (a Parquet export), need no text parsing
-        numeric[canonical] = bool(sources) and all(schema[s].is_numeric() or (kinds[canonical] == "date" and schema[s] == pl.Date) for s in sources)
+        typed[canonical] = bool(sources) and all(schema[s].is_numeric() or (kinds[canonical] == "date" and schema[s] == pl.Date) for s in sources)
         if not sources:
             expr = pl.lit(None, dtype=pl.String)
-        elif numeric[canonical]:
+        elif typed[canonical]:
             expr = pl.coalesce([pl.col(s) for s in sources])
         else:
             expr = pl.coalesce([_blank_to_null(pl.col(s).cast(pl.String)) for s in sources])
         raw_exprs.append(expr.alias(f"__raw_{canonical}"))
     frame = bronze.with_columns(raw_exprs)
     parsed = {
-        f: parse(kinds[f], pl.col(f"__raw_{f}"), pl.col(f"__norm_{f}") if not numeric[f] else pl.col(f"__raw_{f}"), f, numeric[f])
+        f: parse(kinds[f], pl.col(f"__raw_{f}"), pl.col(f"__norm_{f}") if not typed[f] else pl.col(f"__raw_{f}"), f, typed[f])
         for f in fields
     }
     for f, p in parsed.items():
-        frame = _with_parsed(frame, f, kinds[f], p, per_distinct=not numeric[f])
+        frame = _with_parsed(frame, f, kinds[f], p, per_distinct=not typed[f])
 
     problems: list[pl.Expr] = []
     blamed: list[pl.Expr] = []

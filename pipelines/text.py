@@ -71,5 +71,6 @@ def normalize_text(expr: pl.Expr) -> pl.Expr:
 
 
 def normalize_compact(expr: pl.Expr) -> pl.Expr:
-    """Like :func:`normalize_text` but with every space removed (names, addresses, codes)."""
-    return empty_to_null(normalize_text(expr).str.replace_all(r"\s", ""))
+    """Like :func:`normalize_text` but with every space removed (names, addresses, codes). No empty
+    string can come out: normalize_text left none, and a text it kept has a non-space character."""
+    return normalize_text(expr).str.replace_all(r"\s", "")
