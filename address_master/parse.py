@@ -24,12 +24,17 @@ and numbers are made canonical (:mod:`address_master.numbers`).
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import polars as pl
 
 from address_master.gazetteer import gazetteer
 from address_master.numbers import canonical_number, numerals_to_digits
-from address_master.tagger import FIELD_OF_LABEL, tag
+from address_master.tagger import FIELD_OF_LABEL, LETTER_DIGIT_RUN, tag_many
+from address_master.tagger import warm_up as warm_tagger
 from pipelines.reference import CODE_LENGTHS, division_names, divisions, legacy_divisions
 from pipelines.text import char_fold_table, empty_to_null
 
@@ -151,7 +156,8 @@ def home_of(base: pl.DataFrame) -> str:
     return low[: max((length for length in CODE_LENGTHS.values() if length <= n), default=0)]
 
 
-def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFrame | None = None) -> pl.DataFrame:
+def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFrame | None = None,
+                learned: Callable[[list[str], str], pl.DataFrame] | None = None) -> pl.DataFrame:
     """Parse ``df[column]``; returns one row per input row (same order) with :data:`FIELDS`.
 
     Clean standard addresses take the deterministic path; the others the learned one (see the
@@ -159,7 +165,8 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
     equally, the one nearest the hub wins (default with a ``base``: :func:`home_of` it). ``base``:
     the prepared address base the texts will be matched against — a text whose deterministic parse finds a road of the base with its number
     ("…巷79号…", no division written), or a compound of the base with its building ("…小区9幢…"),
-    is clean too: a name the base knows is not a place name that merely ends like a road."""
+    is clean too: a name the base knows is not a place name that merely ends like a road.
+    ``learned``: what runs the learned path (default :func:`parse_learned`; see :class:`TextParsers`)."""
     fast = parse_standard(df, column)
     # clean: a division of the hub's province resolved from the left, then a road and its number right after it
     clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null()
@@ -171,9 +178,75 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
     todo = both.filter(~pl.col("_clean") & pl.col("_text").is_not_null())["_text"].unique()
     if todo.len() == 0:
         return fast
-    learned = parse_learned(todo.to_list(), home).with_columns(todo.alias("_text"))
+    learned = (learned or parse_learned)(todo.to_list(), home).with_columns(todo.alias("_text"))
     both = both.join(learned.rename({f: f"_l_{f}" for f in FIELDS}), on="_text", how="left", maintain_order="left")
     return both.select([pl.when(pl.col("_clean") | pl.col("_text").is_null()).then(pl.col(f)).otherwise(pl.col(f"_l_{f}")).alias(f) for f in FIELDS])
+
+
+LEARNED_FLOOR = 4_000  # fewer texts for the learned path than this are parsed here: handing them over costs more
+CHUNKS = 12  # pieces those texts are shared out in
+
+
+def warm_up() -> None:
+    """Load what parsing needs, once per process (gazetteer and its name index, division tables,
+    the tagger and its name automaton): about 2 s."""
+    gazetteer().named_within("33", "")
+    lookups()
+    warm_tagger()
+
+
+class TextParsers:
+    """This process and ``workers - 1`` spawned ones parsing address texts together (:meth:`parse`).
+
+    The deterministic path is polars, which uses every core already; the learned path is Python and
+    holds the GIL, so its texts are shared out between the processes. Processes are spawned
+    (polars' threads do not survive a fork) and warm up from the start, so the caller can read its
+    input meanwhile. Use as a context manager."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(workers, 1)
+        self.pieces_here = self.pieces_by_workers = 0  # of the learned path's texts, for the curious
+        self._pool: ProcessPoolExecutor | None = None
+        self._warming = threading.Thread(target=warm_up, name="parse-warm-up", daemon=True)
+        self._warming.start()
+        if self.workers > 1:
+            self._pool = ProcessPoolExecutor(self.workers - 1, mp_context=multiprocessing.get_context("spawn"))
+            for _ in range(self.workers - 1):
+                self._pool.submit(warm_up)
+
+    def __enter__(self) -> TextParsers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)  # workers exit while the caller goes on
+
+    def parse(self, texts: pl.Series, home: str = "") -> pl.DataFrame:
+        """:func:`parse_frame` of the distinct ``texts``: one row per text, ``text`` and :data:`FIELDS`."""
+        texts = texts.cast(pl.String).drop_nulls().unique().rename("text")
+        self._warming.join()
+        return parse_frame(texts.to_frame(), "text", home, learned=self._learned).with_columns(texts).select("text", *FIELDS)
+
+    def _learned(self, texts: list[str], home: str) -> pl.DataFrame:
+        """:func:`parse_learned` of ``texts`` (rows in their order), shared out in pieces."""
+        if self._pool is None or len(texts) < LEARNED_FLOOR:
+            return parse_learned(texts, home)
+        frame = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_row_index("_k")
+        # texts alike but for their numbers go to one piece, whose process tags their shape once
+        piece = pl.col("text").str.replace_all(LETTER_DIGIT_RUN.pattern, "").hash(seed=0) % CHUNKS
+        pieces = frame.with_columns(piece.alias("_piece")).partition_by("_piece", maintain_order=True, include_key=False)
+        futures = [self._pool.submit(parse_learned, part["text"].to_list(), home) for part in pieces]
+        # this process takes pieces from the back that no worker has started: whoever is less
+        # busy (this one may be running other work in threads) parses more
+        done: dict[int, pl.DataFrame] = {}
+        for i in reversed(range(len(pieces))):
+            if not futures[i].cancel():
+                break
+            done[i] = parse_learned(pieces[i]["text"].to_list(), home)
+        self.pieces_here += len(done)
+        self.pieces_by_workers += len(pieces) - len(done)
+        parts = [(done[i] if i in done else futures[i].result()).with_columns(pieces[i]["_k"]) for i in range(len(pieces))]
+        return pl.concat(parts).sort("_k").drop("_k")
 
 
 DIVISION_FIELDS = ("province", "city", "district", "street", "community")
@@ -183,12 +256,12 @@ NUMBER_FIELDS = ("road_no", "building", "unit", "floor", "room")
 def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
     """The learned path for distinct ``texts``: tag, resolve the division names together, canonical numbers."""
     gaz = gazetteer()
+    number = functools.cache(canonical_number)  # building, unit and room numbers repeat
     rows = []
-    for text in texts:
+    for spans in tag_many(texts):
         first: dict[str, str] = {}
         mentions = []
         others = []
-        spans = tag(text)
         for span in spans:
             field = FIELD_OF_LABEL.get(span.label)
             if field in DIVISION_FIELDS:
@@ -212,7 +285,7 @@ def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
             mentions.append(inner)
             code = deeper
         row = {**gaz.chain(code), "division_code": code}
-        row.update({f: (canonical_number(first.get(f)) if f in NUMBER_FIELDS else first.get(f)) for f in ("road", "compound", *NUMBER_FIELDS)})
+        row.update({f: (number(first.get(f)) if f in NUMBER_FIELDS else first.get(f)) for f in ("road", "compound", *NUMBER_FIELDS)})
         rows.append(row)
     return pl.DataFrame(rows, schema={f: pl.String for f in FIELDS}).select(FIELDS)
 
@@ -220,19 +293,14 @@ def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
 def parse_standard(df: pl.DataFrame, column: str) -> pl.DataFrame:
     """The deterministic path alone (see the module docstring)."""
     work = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), normalize_address(pl.col(column)).alias("rest"))
-    city_names = lookups()["city"]
-    work = _take(work, "province", r"^(浙江省|浙江)")
-    alternation = "|".join(sorted(set(city_names["city_name"].to_list()) | set(city_names["core"].to_list()), key=len, reverse=True))
-    work = _take(work, "_city_tok", rf"^({alternation})")
-    work = work.join(
-        pl.concat([city_names.select("city_code", pl.col("city_name").alias("_city_tok")), city_names.select("city_code", pl.col("core").alias("_city_tok"))]),
-        on="_city_tok", how="left", maintain_order="left",
-    ).rename({"_city_tok": "city"})
-    work = work.with_columns(pl.when(pl.col("province").is_not_null() | pl.col("city_code").is_not_null()).then(pl.lit("33")).alias("_prov_code"))
-    work = work.with_columns(pl.coalesce("city_code", "_prov_code").alias("_parent"))
-    work = _resolve_level(work, "district", _DISTRICT_SUFFIX, 7)
-    work = _resolve_level(work, "street", _STREET_SUFFIX, 10)
-    work = _resolve_level(work, "community", _COMMUNITY_SUFFIX, 12)
+    # Division names hold no digit or dash, so the divisions come from the text's leading run
+    # without them ("杭州市上城区解放路" of "…解放路138号3幢"): resolved once per distinct run (a
+    # million addresses have a few ten thousand), then the rest of each text is put back behind.
+    work = work.with_columns(pl.col("rest").str.extract(r"^([^\d\-]*)", 1).alias("_lead"))
+    leads = work.select(pl.col("_lead").unique()).select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "_lead", pl.col("_lead").alias("rest"))
+    leads = _strip_divisions(leads).drop("_i").rename({"rest": "_lead_rest"})
+    work = work.join(leads, on="_lead", how="left", maintain_order="left")
+    work = work.with_columns(pl.concat_str([pl.col("_lead_rest"), pl.col("rest").str.slice(pl.col("_lead").str.len_chars())]).alias("rest"))
 
     # road + number ("东坡路1号", "清盛弄20号", "解放路东段8号")
     road = pl.col("rest").str.extract_groups(r"^([^\d\-]{1,12}?(?:大道|路|街|巷|弄|道))(\d+)(?:号|弄)?")
@@ -245,6 +313,23 @@ def parse_standard(df: pl.DataFrame, column: str) -> pl.DataFrame:
     work = _parse_unit_block(work)
     work = _infer_divisions(work)
     return work.sort("_i").select(FIELDS)
+
+
+def _strip_divisions(work: pl.DataFrame) -> pl.DataFrame:
+    """Province, city, district, street and community tokens stripped from the left of ``rest``."""
+    city_names = lookups()["city"]
+    work = _take(work, "province", r"^(浙江省|浙江)")
+    alternation = "|".join(sorted(set(city_names["city_name"].to_list()) | set(city_names["core"].to_list()), key=len, reverse=True))
+    work = _take(work, "_city_tok", rf"^({alternation})")
+    work = work.join(
+        pl.concat([city_names.select("city_code", pl.col("city_name").alias("_city_tok")), city_names.select("city_code", pl.col("core").alias("_city_tok"))]),
+        on="_city_tok", how="left", maintain_order="left",
+    ).rename({"_city_tok": "city"})
+    work = work.with_columns(pl.when(pl.col("province").is_not_null() | pl.col("city_code").is_not_null()).then(pl.lit("33")).alias("_prov_code"))
+    work = work.with_columns(pl.coalesce("city_code", "_prov_code").alias("_parent"))
+    work = _resolve_level(work, "district", _DISTRICT_SUFFIX, 7)
+    work = _resolve_level(work, "street", _STREET_SUFFIX, 10)
+    return _resolve_level(work, "community", _COMMUNITY_SUFFIX, 12)
 
 
 _BLOCK_PATTERNS = [

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from typing import TYPE_CHECKING
 
 import polars as pl
 from rapidfuzz import fuzz, process
@@ -27,6 +28,9 @@ from rapidfuzz import fuzz, process
 from pipelines.dates import parse_date_expr
 from pipelines.ids import clean_id_expr, id_birth_date_expr, id_sex_expr, id_to_18_expr, id_valid_expr
 from pipelines.text import normalize_compact
+
+if TYPE_CHECKING:
+    from address_master.parse import TextParsers
 
 # log-odds style weights per comparison outcome (visible data, not buried in code)
 WEIGHTS = {
@@ -240,24 +244,32 @@ def record_key_expr() -> pl.Expr:
     return pl.concat_str([pl.col("source"), *[pl.col(c).cast(pl.String).fill_null("") for c in ("id18", "name_key", "birth")]], separator="|")
 
 
-def resolve_persons(records: pl.DataFrame, prepared: pl.DataFrame | None = None, decisions: pl.DataFrame | None = None) -> pl.DataFrame:
+def place_by_id(prepared: pl.DataFrame) -> pl.DataFrame:
+    """Records placed by their ID (rules 1 and 2, with their guards): _r, anchor, rule, score. No
+    address is looked at: a caller may run this while the addresses are still being parsed."""
+    placed = _id_rule(prepared)
+    return pl.concat([placed, _first17_rule(prepared, placed)])
+
+
+def resolve_persons(records: pl.DataFrame, prepared: pl.DataFrame | None = None, decisions: pl.DataFrame | None = None,
+                    by_id: pl.DataFrame | None = None) -> pl.DataFrame:
     """Resolve person records (``RECORD_COLUMNS``) → one row per record, in input order:
     record_id, person_id, rule (id | id_first17 | fuzzy | new | review), score.
 
-    ``prepared``: ``prepare_records(records)`` when the caller has it already. ``decisions``: data
-    officers' decisions in force (record_key, action, person_id): ``same`` puts the record with
-    that person (rule ``review``)."""
-    return resolve_with_review(records, prepared, decisions)[0]
+    ``prepared``: ``prepare_records(records)`` when the caller has it already, and ``by_id``:
+    ``place_by_id(prepared)``. ``decisions``: data officers' decisions in force (record_key, action,
+    person_id): ``same`` puts the record with that person (rule ``review``)."""
+    return resolve_with_review(records, prepared, decisions, by_id)[0]
 
 
-def resolve_with_review(records: pl.DataFrame, prepared: pl.DataFrame | None = None, decisions: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def resolve_with_review(records: pl.DataFrame, prepared: pl.DataFrame | None = None, decisions: pl.DataFrame | None = None,
+                        by_id: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """:func:`resolve_persons`, and the review queue: for each record left a person of its own
     whose best candidates score at least ``REVIEW_FLOOR`` (and no decision was made on it),
     record_id, record_key, person_id (its own), candidate_person_id, evidence (log-odds), rank."""
     rec = prepared if prepared is not None else prepare_records(records)
     rec = rec.with_columns(record_key_expr().alias("record_key"))
-    placed = _id_rule(rec)
-    placed = pl.concat([placed, _first17_rule(rec, placed)])
+    placed = by_id if by_id is not None else place_by_id(rec)
     rest = rec.join(placed, on="_r", how="anti")
     # a valid ID the guard detached belongs to someone else: trust only what was written
     rest = rest.with_columns(
@@ -303,18 +315,18 @@ def pairwise_scores(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": true_pairs, "predicted_pairs": predicted_pairs}
 
 
-def place_keys_from_text(addresses: pl.Series) -> pl.DataFrame:
-    """Room and building keys from raw address text (when no address base is at hand)."""
-    from address_master.parse import parse_frame
+def place_keys_from_text(addresses: pl.Series, parsers: TextParsers | None = None) -> pl.DataFrame:
+    """Room and building keys from raw address text (when no address base is at hand); each
+    distinct text is parsed once, by ``parsers`` when given (several processes)."""
+    from address_master.parse import TextParsers
 
     frame = pl.DataFrame({"a": addresses}, schema={"a": pl.String})
-    distinct = frame.unique("a")  # family members share an address: parse each text once
-    parsed = parse_frame(distinct, "a").with_columns(distinct["a"])
+    parsed = (parsers or TextParsers()).parse(frame["a"])  # family members share an address: parse each text once
     street = pl.coalesce(pl.concat_str([pl.col("road"), pl.col("road_no")], separator="|"), pl.col("compound"))
     building = pl.when(street.is_not_null()).then(pl.concat_str([street, pl.col("building").fill_null("-")], separator="|"))
     room = pl.when(pl.col("room").is_not_null()).then(pl.concat_str([building, pl.col("unit").fill_null("-"), pl.col("room")], separator="|"))
-    keys = parsed.select("a", room.alias("room_key"), building.alias("building_key"))
-    return frame.join(keys, on="a", how="left", nulls_equal=True, maintain_order="left").select("room_key", "building_key")
+    keys = parsed.select(pl.col("text").alias("a"), room.alias("room_key"), building.alias("building_key"))
+    return frame.join(keys, on="a", how="left", maintain_order="left").select("room_key", "building_key")
 
 
-__all__ = ["resolve_persons", "resolve_with_review", "record_key_expr", "REVIEW_FLOOR", "prepare_records", "pairwise_scores", "place_keys_from_text", "stable_ids", "WEIGHTS", "ACCEPT", "MARGIN"]
+__all__ = ["resolve_persons", "place_by_id", "resolve_with_review", "record_key_expr", "REVIEW_FLOOR", "prepare_records", "pairwise_scores", "place_keys_from_text", "stable_ids", "WEIGHTS", "ACCEPT", "MARGIN"]

@@ -27,6 +27,7 @@ from pipelines.text import char_fold_table
 MODELS = Path(__file__).parent / "models"
 MODEL = MODELS / "address_crf.crfsuite"
 TOKEN = re.compile(r"[0-9A-Za-z]+|\S")
+LETTER_DIGIT_RUN = re.compile(r"[0-9A-Za-z]+")
 # Corpus labels → the parse contract's fields (labels without a field are kept out of the fields).
 FIELD_OF_LABEL = {
     "prov": "province", "city": "city", "district": "district", "town": "street", "community": "community",
@@ -95,8 +96,35 @@ def _automaton():
     return automaton
 
 
+@functools.cache
+def _names_hold_letters_or_digits() -> bool:
+    from address_master.gazetteer import gazetteer
+
+    return any(LETTER_DIGIT_RUN.search(name) for name in gazetteer().by_name)
+
+
+def warm_up(model: Path = MODEL) -> None:
+    """Load the tagger and the name automaton (about 0.4 s), before the first text."""
+    _tagger(model)
+    _automaton()
+    _names_hold_letters_or_digits()
+
+
+def _shape_pattern(text: str) -> str:
+    """``text`` (normalised) with each letter/digit run written as a run of the same shape
+    ("301" → "000", "B12" → "AAA"). :func:`features` sees a run only through its shape and class,
+    and no division name holds a letter or digit, so texts with the same pattern get the same
+    features token for token, hence the same tags: "…9幢2单元301室" and "…9幢2单元302室" are tagged once.
+    """
+    if _names_hold_letters_or_digits():  # a name such a run could be part of: no sharing
+        return text
+    return LETTER_DIGIT_RUN.sub(lambda m: "0" * min(len(m[0]), 5) if m[0][0].isdigit() else "A" * min(len(m[0]), 3), text)
+
+
 def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
-    """CRFsuite features of each token of ``text`` (normalised) at ``spans``."""
+    """CRFsuite features of each token of ``text`` (normalised) at ``spans``.
+
+    A letter/digit run counts only by its shape and class (:func:`_shape_pattern` relies on it)."""
     tokens = [text[a:b] for a, b in spans]
     shapes = [_shape(t) for t in tokens]
     classes = [_klass(t) for t in tokens]
@@ -252,14 +280,28 @@ _TAGGING = threading.Lock()  # a Tagger is one stateful object (set the sequence
 
 def tag(text: str, model: Path = MODEL) -> list[Span]:
     """The labelled spans of one address (offsets into ``text``)."""
-    normal = normalize_chars(text)
-    offsets = tokenize(normal)
-    if not offsets:
-        return []
-    items = features(normal, offsets)
+    return tag_many([text], model)[0]
+
+
+def tag_many(texts: Iterable[str], model: Path = MODEL) -> list[list[Span]]:
+    """:func:`tag` of each text, tagging each shape pattern (:func:`_shape_pattern`) once: addresses
+    that differ only in their numbers (rooms of one building) share one tagging."""
+    tagger = _tagger(model)
+    labels_of_pattern: dict[str, list[str]] = {}
+    out = []
     with _TAGGING:
-        labels = _tagger(model).tag(items)
-    return _decode(normal, offsets, labels)
+        for text in texts:
+            normal = normalize_chars(text)
+            offsets = tokenize(normal)
+            if not offsets:
+                out.append([])
+                continue
+            pattern = _shape_pattern(normal)
+            labels = labels_of_pattern.get(pattern)
+            if labels is None:
+                labels = labels_of_pattern[pattern] = tagger.tag(features(normal, offsets))
+            out.append(_decode(normal, offsets, labels))
+    return out
 
 
 def span_scores(pairs: Iterable[tuple[list[Span], list[Span]]]) -> dict[str, dict[str, float]]:

@@ -136,3 +136,52 @@ def test_the_shipped_model_parses_real_addresses_of_other_provinces():
     assert got["division_code"].startswith("320582") and got["road"] == "人民中路" and got["road_no"] == "88"
     got = parse_address("上海市普陀区同普路1501弄166号2224室")
     assert got["division_code"].startswith("310107") and got["room"] == "2224"
+
+
+def _with_other_numbers(text: str, seed: int, same_shape: bool) -> str:
+    """``text`` with each letter/digit run replaced: by digits of the same length, or by any run."""
+    import random
+    import re
+
+    rng = random.Random(seed)
+    other = lambda m: rng.choice([str(rng.randint(1, 9)) * len(m[0]), str(rng.randint(1, 99999)), "B" * rng.randint(1, 4)])  # noqa: E731
+    return re.sub(r"[0-9]+" if same_shape else r"[0-9A-Za-z]+", (lambda m: str(rng.randint(1, 9)) * len(m[0])) if same_shape else other, text)
+
+
+def test_texts_of_one_shape_pattern_have_the_same_features_and_tags():
+    """tag_many tags each shape pattern once: sound only if every text of a pattern has the same
+    features, token for token (real addresses, and copies with other numbers and letters)."""
+    from address_master import tagger
+
+    real = [text for text, _ in tagger.read_corpus(CORPUS / "dev.txt")][:1500]
+    same_shape = [_with_other_numbers(t, seed, True) for seed, t in enumerate(real)]
+    texts = [*real, *same_shape, *(_with_other_numbers(t, seed, False) for seed, t in enumerate(real))]
+    by_pattern: dict[str, list[list[str]]] = {}
+    for text in texts:
+        normal = tagger.normalize_chars(text)
+        feats = tagger.features(normal, tagger.tokenize(normal))
+        assert feats == by_pattern.setdefault(tagger._shape_pattern(normal), feats), text
+    pattern = lambda t: tagger._shape_pattern(tagger.normalize_chars(t))  # noqa: E731
+    assert all(pattern(a) == pattern(b) for a, b in zip(real, same_shape))  # … so they are tagged once
+    one_by_one = tagger._tagger(tagger.MODEL)
+    expected = []
+    for text in texts:
+        normal = tagger.normalize_chars(text)
+        offsets = tagger.tokenize(normal)
+        expected.append(tagger._decode(normal, offsets, one_by_one.tag(tagger.features(normal, offsets))) if offsets else [])
+    assert tagger.tag_many(texts) == expected
+
+
+def test_learned_texts_shared_out_to_a_second_process_parse_alike():
+    """TextParsers(2): the learned path's texts are parsed in pieces by a spawned process and this
+    one; every text gets its own parse, as in one process."""
+    from address_master.parse import LEARNED_FLOOR, TextParsers, parse_frame
+    from address_master.tagger import read_corpus
+
+    texts = pl.Series("a", [text for name in ("train.txt", "dev.txt") for text, _ in read_corpus(CORPUS / name)]).unique(maintain_order=True)
+    alone = parse_frame(texts.to_frame(), "a").with_columns(texts.alias("text"))
+    with TextParsers(2) as parsers:
+        shared = parsers.parse(texts)
+        assert parsers.pieces_by_workers > 0 and parsers.pieces_here > 0
+    assert texts.len() > LEARNED_FLOOR and shared.height == texts.len()
+    assert shared.sort("text").equals(alone.select(shared.columns).sort("text"))

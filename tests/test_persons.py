@@ -197,6 +197,9 @@ def test_cli_persons_resolve_contract(tmp_path):
         writer.writerows(rows)
     result = subprocess.run([ENTERONCE, "persons", "resolve", str(path)], capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr.decode()
+    # with a second process for the addresses (the default for large files): the same answer
+    two = subprocess.run([ENTERONCE, "persons", "resolve", "--workers", "2", str(path)], capture_output=True, timeout=300)
+    assert two.returncode == 0 and two.stdout == result.stdout, two.stderr.decode()
     out = list(csv.reader(io.StringIO(result.stdout.decode())))
     assert out[0] == ["record_id", "person_id"]
     assert [r[0] for r in out[1:]] == ["r1", "r2", "r3", "r4", "r5", "r6"]
@@ -204,6 +207,23 @@ def test_cli_persons_resolve_contract(tmp_path):
     assert all(ids.values())
     assert ids["r1"] == ids["r2"] == ids["r3"]
     assert len({ids["r4"], ids["r5"], ids["r6"], ids["r1"]}) == 4
+
+
+def test_records_placed_by_id_beforehand_resolve_alike():
+    """The CLI places records by ID while the addresses are parsed (``by_id``): same people."""
+    from address_master.persons import place_by_id, prepare_records
+
+    rows = [
+        ("a", "gongan", "张伟", vid("11010519491231002"), "19491231", "女", "r1", "b1"),
+        ("b", "renshe", "章伟", vid("11010519491231002"), "", "", "r1", "b1"),
+        ("c", "minzheng", "张伟", bad("11010519491231002"), "", "", "", ""),
+        ("d", "laoling", "张伟", "", "19491231", "女", "r1", "b1"),
+        ("e", "x", "李四", "", "", "", "", ""),
+    ]
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in COLUMNS}, orient="row")
+    prepared = prepare_records(frame)
+    assert resolve_persons(frame, prepared, by_id=place_by_id(prepared)).equals(resolve_persons(frame))
+    assert resolve_persons(frame)["rule"].to_list() == ["id", "id", "id_first17", "fuzzy", "new"]
 
 
 def test_cli_persons_resolve_reports_missing_header(tmp_path):
