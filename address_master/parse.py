@@ -156,8 +156,17 @@ def home_of(base: pl.DataFrame) -> str:
     return low[: max((length for length in CODE_LENGTHS.values() if length <= n), default=0)]
 
 
+LearnedPath = Callable[[list[str], str], Callable[[], pl.DataFrame]]
+"""Starts the learned path on distinct texts (and the hub's code); what it returns gives their
+parses (:func:`parse_learned`'s rows, in the texts' order) when called."""
+
+
+def _learned_here(texts: list[str], home: str) -> Callable[[], pl.DataFrame]:
+    return lambda: parse_learned(texts, home)
+
+
 def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFrame | None = None,
-                learned: Callable[[list[str], str], pl.DataFrame] | None = None) -> pl.DataFrame:
+                learned: LearnedPath = _learned_here) -> pl.DataFrame:
     """Parse ``df[column]``; returns one row per input row (same order) with :data:`FIELDS`.
 
     Clean standard addresses take the deterministic path; the others the learned one (see the
@@ -166,21 +175,33 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
     the prepared address base the texts will be matched against — a text whose deterministic parse finds a road of the base with its number
     ("…巷79号…", no division written), or a compound of the base with its building ("…小区9幢…"),
     is clean too: a name the base knows is not a place name that merely ends like a road.
-    ``learned``: what runs the learned path (default :func:`parse_learned`; see :class:`TextParsers`)."""
-    fast = parse_standard(df, column)
+    ``learned``: what runs the learned path (default: here, in this process; see :class:`TextParsers`)."""
+    head = _standard_head(df, column)
+    text = df[column].cast(pl.String).alias("_text")
     # clean: a division of the hub's province resolved from the left, then a road and its number right after it
     clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null()
-    if base is not None:
+    if base is None:  # clean is known before the building block is parsed: the learned path starts now
+        flags, todo, pending = _start_learned(head, text, clean, home, learned)
+        fast = _standard_tail(head)
+    else:
         home = home or home_of(base)
         known = lambda field: pl.col(field).is_in(base[field].drop_nulls().unique().implode())  # noqa: E731
         clean = clean | (pl.col("road_no").is_not_null() & known("road")) | (pl.col("road").is_null() & pl.col("building").is_not_null() & known("compound"))
-    both = fast.with_columns(df[column].cast(pl.String).alias("_text"), clean.alias("_clean"))
-    todo = both.filter(~pl.col("_clean") & pl.col("_text").is_not_null())["_text"].unique()
-    if todo.len() == 0:
+        fast = _standard_tail(head)
+        flags, todo, pending = _start_learned(fast, text, clean, home, learned)
+    if pending is None:
         return fast
-    learned = (learned or parse_learned)(todo.to_list(), home).with_columns(todo.alias("_text"))
-    both = both.join(learned.rename({f: f"_l_{f}" for f in FIELDS}), on="_text", how="left", maintain_order="left")
+    parsed = pending().with_columns(todo.alias("_text"))
+    both = fast.with_columns(text, flags).join(parsed.rename({f: f"_l_{f}" for f in FIELDS}), on="_text", how="left", maintain_order="left")
     return both.select([pl.when(pl.col("_clean") | pl.col("_text").is_null()).then(pl.col(f)).otherwise(pl.col(f"_l_{f}")).alias(f) for f in FIELDS])
+
+
+def _start_learned(parsed: pl.DataFrame, text: pl.Series, clean: pl.Expr, home: str,
+                   learned: LearnedPath) -> tuple[pl.Series, pl.Series, Callable[[], pl.DataFrame] | None]:
+    """Which texts are clean, the distinct others, and the learned path started on them (if any)."""
+    flags = parsed.select(clean.alias("_clean"))["_clean"]
+    todo = text.filter(~flags & text.is_not_null()).unique()
+    return flags, todo, (learned(todo.to_list(), home) if todo.len() else None)
 
 
 LEARNED_FLOOR = 4_000  # fewer texts for the learned path than this are parsed here: handing them over costs more
@@ -227,26 +248,30 @@ class TextParsers:
         self._warming.join()
         return parse_frame(texts.to_frame(), "text", home, learned=self._learned).with_columns(texts).select("text", *FIELDS)
 
-    def _learned(self, texts: list[str], home: str) -> pl.DataFrame:
-        """:func:`parse_learned` of ``texts`` (rows in their order), shared out in pieces."""
+    def _learned(self, texts: list[str], home: str) -> Callable[[], pl.DataFrame]:
+        """Starts :func:`parse_learned` of ``texts`` shared out in pieces (a :data:`LearnedPath`)."""
         if self._pool is None or len(texts) < LEARNED_FLOOR:
-            return parse_learned(texts, home)
+            return _learned_here(texts, home)
         frame = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_row_index("_k")
         # texts alike but for their numbers go to one piece, whose process tags their shape once
         piece = pl.col("text").str.replace_all(LETTER_DIGIT_RUN.pattern, "").hash(seed=0) % CHUNKS
         pieces = frame.with_columns(piece.alias("_piece")).partition_by("_piece", maintain_order=True, include_key=False)
         futures = [self._pool.submit(parse_learned, part["text"].to_list(), home) for part in pieces]
-        # this process takes pieces from the back that no worker has started: whoever is less
-        # busy (this one may be running other work in threads) parses more
-        done: dict[int, pl.DataFrame] = {}
-        for i in reversed(range(len(pieces))):
-            if not futures[i].cancel():
-                break
-            done[i] = parse_learned(pieces[i]["text"].to_list(), home)
-        self.pieces_here += len(done)
-        self.pieces_by_workers += len(pieces) - len(done)
-        parts = [(done[i] if i in done else futures[i].result()).with_columns(pieces[i]["_k"]) for i in range(len(pieces))]
-        return pl.concat(parts).sort("_k").drop("_k")
+
+        def finish() -> pl.DataFrame:
+            # this process takes pieces from the back that no worker has started: whoever is less
+            # busy (this one may be running other work in threads) parses more
+            done: dict[int, pl.DataFrame] = {}
+            for i in reversed(range(len(pieces))):
+                if not futures[i].cancel():
+                    break
+                done[i] = parse_learned(pieces[i]["text"].to_list(), home)
+            self.pieces_here += len(done)
+            self.pieces_by_workers += len(pieces) - len(done)
+            parts = [(done[i] if i in done else futures[i].result()).with_columns(pieces[i]["_k"]) for i in range(len(pieces))]
+            return pl.concat(parts).sort("_k").drop("_k")
+
+        return finish
 
 
 DIVISION_FIELDS = ("province", "city", "district", "street", "community")
@@ -292,6 +317,12 @@ def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
 
 def parse_standard(df: pl.DataFrame, column: str) -> pl.DataFrame:
     """The deterministic path alone (see the module docstring)."""
+    return _standard_tail(_standard_head(df, column))
+
+
+def _standard_head(df: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Normalised text, its divisions (and ``division_code`` as resolved so far), road and number;
+    ``rest``: what follows them. Rows in input order."""
     work = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), normalize_address(pl.col(column)).alias("rest"))
     # Division names hold no digit or dash, so the divisions come from the text's leading run
     # without them ("杭州市上城区解放路" of "…解放路138号3幢"): resolved once per distinct run (a
@@ -308,11 +339,15 @@ def parse_standard(df: pl.DataFrame, column: str) -> pl.DataFrame:
     work = work.with_columns(
         pl.when(pl.col("road").is_not_null())
         .then(pl.col("rest").str.replace(r"^([^\d\-]{1,12}?(?:大道|路|街|巷|弄|道))(\d+)(?:号|弄)?", ""))
-        .otherwise(pl.col("rest")).alias("rest")
+        .otherwise(pl.col("rest")).alias("rest"),
+        _DIVISION_CODE.alias("division_code"),
     )
-    work = _parse_unit_block(work)
-    work = _infer_divisions(work)
-    return work.sort("_i").select(FIELDS)
+    return work.sort("_i")
+
+
+def _standard_tail(work: pl.DataFrame) -> pl.DataFrame:
+    """Building, unit, floor and room from the rest, higher divisions inferred: :data:`FIELDS`."""
+    return _infer_divisions(_parse_unit_block(work)).select(FIELDS)
 
 
 def _strip_divisions(work: pl.DataFrame) -> pl.DataFrame:
@@ -350,16 +385,21 @@ _BLOCK_PATTERNS = [
 def _parse_unit_block(work: pl.DataFrame) -> pl.DataFrame:
     """Building / unit / floor / room from the tail; what precedes them is the compound."""
     # The first pattern (in list order) that matches wins: build from the list end backwards.
+    # One pass of each pattern, kept as a column: group 1 is the whole block (null where the
+    # pattern does not match).
+    passes = [f"_block{i}" for i in range(len(_BLOCK_PATTERNS))]
+    work = work.with_columns(pl.col("rest").str.extract_groups(f"({pattern})").alias(name) for name, (pattern, _) in zip(passes, _BLOCK_PATTERNS))
     exprs = {f: pl.lit(None, pl.String) for f in ("building", "unit", "floor", "room")}
     chosen = pl.lit(None, pl.String)
-    for pattern, fields in reversed(_BLOCK_PATTERNS):
-        groups = pl.col("rest").str.extract_groups(pattern)
-        hit = pl.col("rest").str.contains(pattern)
+    for name, (_, fields) in reversed(list(zip(passes, _BLOCK_PATTERNS))):
+        groups = pl.col(name)
+        block = groups.struct.field("1")
+        hit = block.is_not_null()
         for f in exprs:
-            value = groups.struct.field(str(fields.index(f) + 1)) if f in fields else pl.lit(None, pl.String)
+            value = groups.struct.field(str(fields.index(f) + 2)) if f in fields else pl.lit(None, pl.String)
             exprs[f] = pl.when(hit).then(value).otherwise(exprs[f])
-        chosen = pl.when(hit).then(pl.col("rest").str.extract(f"({pattern})", 1)).otherwise(chosen)
-    work = work.with_columns(chosen.alias("_block"), *[e.alias(f) for f, e in exprs.items()])
+        chosen = pl.when(hit).then(block).otherwise(chosen)
+    work = work.with_columns(chosen.alias("_block"), *[e.alias(f) for f, e in exprs.items()]).drop(passes)
     compound = pl.when(pl.col("_block").is_not_null()).then(
         pl.col("rest").str.slice(0, pl.col("rest").str.len_chars() - pl.col("_block").str.len_chars())
     ).otherwise(pl.col("rest"))
@@ -374,10 +414,11 @@ def _parse_unit_block(work: pl.DataFrame) -> pl.DataFrame:
     return work.with_columns(pl.coalesce("floor", derived_floor).alias("floor")).drop("_block")
 
 
+_DIVISION_CODE = pl.coalesce("community_code", "street_code", "district_code", "city_code", "_prov_code")  # the deepest resolved
+
+
 def _infer_divisions(work: pl.DataFrame) -> pl.DataFrame:
-    """Fill the division code from the deepest level resolved; names of higher levels follow."""
-    code = pl.coalesce("community_code", "street_code", "district_code", "city_code", "_prov_code")
-    work = work.with_columns(code.alias("division_code"))
+    """Names of every level the division code (the deepest level resolved) lies in."""
     names = division_names()
     levels = {"province": 2, "city": 4, "district": 6, "street": 9, "community": 12}
     exprs = []

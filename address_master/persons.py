@@ -103,7 +103,11 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         id_valid_expr(pl.col("id18")).alias("id_valid"),
         pl.col("id18").str.slice(0, 17).alias("id17"),
     )
-    birth = pl.col("birth_date") if df.schema.get("birth_date") == pl.Date else parse_date_expr(pl.col("birth_date"))
+    birth = pl.col("birth_date")
+    if df.schema.get("birth_date") != pl.Date:  # written dates repeat: each distinct one is parsed once
+        dates = df.select(pl.col("birth_date").unique()).with_columns(parse_date_expr(pl.col("birth_date")).alias("_birth"))
+        out = out.join(dates, on="birth_date", how="left", nulls_equal=True, maintain_order="left")
+        birth = pl.col("_birth")
     sex = pl.col("sex").cast(pl.String).replace({"1": "男", "2": "女", "M": "男", "F": "女", "男性": "男", "女性": "女"})
     sex = pl.when(sex.is_in(["男", "女"])).then(sex)
     from_id = pl.col("id_valid")
@@ -112,7 +116,7 @@ def prepare_records(df: pl.DataFrame) -> pl.DataFrame:
         sex.alias("sex_given"),
         pl.coalesce(birth, pl.when(from_id).then(id_birth_date_expr(pl.col("id18")))).alias("birth"),
         pl.coalesce(sex, pl.when(from_id).then(id_sex_expr(pl.col("id18")))).alias("sex_norm"),
-    )
+    ).drop("_birth", strict=False)
 
 
 # ---------------------------------------------------------------------------- rules
