@@ -205,7 +205,7 @@ def _start_learned(parsed: pl.DataFrame, text: pl.Series, clean: pl.Expr, home: 
 
 
 LEARNED_FLOOR = 4_000  # fewer texts for the learned path than this are parsed here: handing them over costs more
-CHUNKS = 12  # pieces those texts are shared out in
+CHUNKS = 24  # pieces those texts are shared out in (small: a worker holds up to three it cannot give back)
 
 
 def warm_up() -> None:
