@@ -105,10 +105,14 @@ def households(golden: pl.DataFrame) -> pl.DataFrame:
     """Households: the police register's 户号, else the people sharing a room; who lives where."""
     key = pl.coalesce(pl.col("household_no"), pl.concat_str([pl.lit("ROOM:"), pl.col("address_id")]))
     members = golden.filter(key.is_not_null()).with_columns(key.alias("household_key")).sort("person_id")
-    return members.group_by("household_key").agg(
+    # the room most members live in (the smallest id among equals), from one count per room: a
+    # mode per group took most of the step (0.85 of 1.9 s at 425,000 households)
+    per_room = members.filter(pl.col("address_id").is_not_null()).group_by("household_key", "address_id").len()
+    rooms = per_room.sort("household_key", "len", "address_id", descending=[False, True, False]).group_by("household_key").agg(
+        pl.col("address_id").first(), pl.len().alias("rooms").cast(pl.UInt32)
+    )
+    homes = members.group_by("household_key").agg(
         pl.col("household_no").drop_nulls().first(),
-        pl.col("address_id").drop_nulls().mode().sort().first().alias("address_id"),
-        pl.col("address_id").drop_nulls().n_unique().alias("rooms"),
         pl.col("building_id").drop_nulls().first(),
         pl.len().alias("members"),
         pl.col("person_id").filter(pl.col("relation_to_head") == "户主").first().alias("head_person_id"),
@@ -117,4 +121,7 @@ def households(golden: pl.DataFrame) -> pl.DataFrame:
         pl.col("elderly_80").any().alias("has_elderly_80"),
         pl.col("disabled").any().alias("has_disabled"),
         pl.col("subsidy_recipient").any().alias("receives_subsidy"),
-    ).sort("household_key")
+    )
+    homes = homes.join(rooms, on="household_key", how="left").with_columns(pl.col("rooms").fill_null(0))
+    columns = ["household_key", "household_no", "address_id", "rooms", "building_id", "members", "head_person_id", "member_ids", "relations", "has_elderly_80", "has_disabled", "receives_subsidy"]
+    return homes.select(columns).sort("household_key")

@@ -143,6 +143,13 @@ def _neighbourhood(wh: Warehouse, new: pl.DataFrame, gone_records: pl.DataFrame)
     return members
 
 
+def _stored_records(wh: Warehouse, record_ids: pl.Series) -> pl.DataFrame:
+    """The stored prepared records of ``record_ids``. A filter, not a semi join: the reader then
+    decodes the other columns only for matching rows (tens of thousands of 2 M: 1.2 → 0.7 s;
+    six records: 1.3 → 0.2 s)."""
+    return wh.scan(*PERSON_RECORDS).filter(pl.col("record_id").is_in(record_ids.implode())).collect()
+
+
 def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, str], new: pl.DataFrame, gone: pl.DataFrame) -> PersonMasterUpdate:
     by_system = {s: g["batch_id"].to_list() for (s,), g in new.group_by("source")}
     records = collect_person_records(wh, specs, batches=by_system)
@@ -150,14 +157,14 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
     old_links = wh.read(*PERSON_LINKS)
     gone_links = old_links.join(gone, on=["source", "batch_id"], how="semi")
     members = _neighbourhood(wh, prepared, gone_links.select("record_id"))
-    known = wh.scan(*PERSON_RECORDS).join(members.select("record_id").lazy(), on="record_id", how="semi").collect()
+    known = _stored_records(wh, members["record_id"])
     neighbourhood = pl.concat([known, prepared], how="diagonal_relaxed").sort("record_id")
     neighbourhood = neighbourhood.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"))
     placed, near = resolve_with_review(neighbourhood, neighbourhood, decisions_in_force(wh))
     new_links = records.select("record_id", "source", "role", "batch_id", "source_row").join(placed, on="record_id")
     # the new records may change the answer for known ones in their neighbourhood (a new record
     # with a known ID and the name its other records lacked): those move as a full resolve would
-    kept = old_links.join(gone_links.select("record_id"), on="record_id", how="anti")
+    kept = old_links.join(gone_links.select("record_id"), on="record_id", how="anti") if gone_links.height else old_links
     moved = kept.join(placed.select("record_id", pl.col("person_id").alias("_p"), pl.col("rule").alias("_rule"), pl.col("score").alias("_score")), on="record_id").filter(pl.col("person_id") != pl.col("_p"))
     if moved.height:
         kept = kept.join(moved.select("record_id"), on="record_id", how="anti")
@@ -171,7 +178,7 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
     their_records = at_hand.join(their_links.select("record_id"), on="record_id", how="semi")
     missing = their_links.select("record_id").join(at_hand.select("record_id"), on="record_id", how="anti")
     if missing.height:
-        stored = wh.scan(*PERSON_RECORDS).join(missing.lazy(), on="record_id", how="semi").collect()
+        stored = _stored_records(wh, missing["record_id"])
         their_records = pl.concat([their_records, stored], how="diagonal_relaxed")
     golden = wh.read(*GOLDEN).join(touched, on="person_id", how="anti")
     golden = derive_flags(pl.concat([golden, survivors(their_records, their_links, authority(specs))], how="diagonal_relaxed"))

@@ -275,3 +275,26 @@ def test_survivorship_takes_identity_from_authority_and_contacts_from_latest():
     assert not row["floating_population"] and row["household_no"] == "H1"
     home = households(golden).row(0, named=True)
     assert home["household_no"] == "H1" and home["members"] == 1 and home["head_person_id"] == row["person_id"]
+
+
+def test_a_household_lives_in_the_room_most_of_its_members_name():
+    """The household's room: the one most members live in, the smallest id among equals; rooms
+    counts the distinct rooms; a household of register numbers without any room has none."""
+    from address_master.golden import households
+
+    golden = pl.DataFrame({
+        "person_id": ["p1", "p2", "p3", "p4", "p5", "p6", "p7"],
+        "household_no": ["H1", "H1", "H1", "H2", "H2", None, "H3"],
+        "address_id": ["R9", "R2", "R9", "R5", "R3", "R7", None],
+        "building_id": ["B1", "B1", "B1", "B2", "B2", "B3", None],
+        "relation_to_head": ["户主", "子", "配偶", None, "户主", None, None],
+        "elderly_80": [False, True, False, False, False, False, False],
+        "disabled": [False] * 7, "subsidy_recipient": [False] * 6 + [True],
+    })
+    homes = {r["household_key"]: r for r in households(golden).iter_rows(named=True)}
+    assert set(homes) == {"H1", "H2", "H3", "ROOM:R7"}
+    assert (homes["H1"]["address_id"], homes["H1"]["rooms"], homes["H1"]["members"]) == ("R9", 2, 3)
+    assert homes["H1"]["member_ids"] == ["p1", "p2", "p3"] and homes["H1"]["relations"] == ["子", "户主", "配偶"] and homes["H1"]["has_elderly_80"]
+    assert (homes["H2"]["address_id"], homes["H2"]["rooms"], homes["H2"]["head_person_id"]) == ("R3", 2, "p5")  # one each: the smaller id
+    assert (homes["H3"]["address_id"], homes["H3"]["rooms"], homes["H3"]["receives_subsidy"]) == (None, 0, True)
+    assert homes["ROOM:R7"]["household_no"] is None and homes["ROOM:R7"]["members"] == 1
