@@ -10,6 +10,8 @@ Priorities (``dagster/priority``) order what waits for a core: the longest chain
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 
 MEMORY_TAG = "enteronce/memory"
@@ -57,3 +59,42 @@ EXECUTOR = dg.multiprocess_executor.configured(
         "start_method": {"forkserver": {"preload_modules": PRELOAD}},
     }
 )
+
+
+_LAUNCHED = {dg.DagsterEventType.STEP_WORKER_STARTING, dg.DagsterEventType.STEP_START}
+_ENDED = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
+
+
+def large_steps_under_way(instance: dg.DagsterInstance, run_id: str, large: set[str]) -> set[str]:
+    """The steps of ``large`` that the run's executor launched and that have not ended yet."""
+    launched: set[str] = set()
+    ended: set[str] = set()
+    for entry in instance.all_logs(run_id, of_type=_LAUNCHED | _ENDED):
+        event = entry.dagster_event
+        if event is None or event.step_key not in large:
+            continue
+        (ended if event.event_type in _ENDED else launched).add(event.step_key)
+    return launched - ended
+
+
+def wait_for_memory_slot(context: dg.AssetExecutionContext, poll_seconds: float = 0.5, give_up_after: float = 3600.0) -> float:
+    """Block until no step of this run that takes the memory slot (:data:`LARGE`) is under way;
+    returns the seconds waited.
+
+    For a step whose size is known only when it runs: a bulk system's curated table is small on a
+    normal day (one new day of readings, beside the person master) and as large as the system when
+    it is built whole (a first load, or the address links recomputed). Such a step carries no
+    :data:`LARGE` tag and calls this before a whole build. The executor launches a run's steps by
+    priority, so a large step ready at the same moment was launched first and is waited for; none
+    is launched later in a run of this graph (every large step is upstream of the curated tables).
+    """
+    job = context.job_def
+    large = {name for name, node in job.graph.node_dict.items() if node.definition.tags.get(MEMORY_TAG) == LARGE[MEMORY_TAG]}
+    started = time.monotonic()
+    told = False
+    while (busy := large_steps_under_way(context.instance, context.run_id, large)) and time.monotonic() - started < give_up_after:
+        if not told:
+            context.log.info(f"a whole build: waiting for the memory slot ({', '.join(sorted(busy))} under way)")
+            told = True
+        time.sleep(poll_seconds)
+    return time.monotonic() - started

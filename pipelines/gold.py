@@ -190,6 +190,19 @@ def build_power_daily(wh: Warehouse, batches: list[str] | None = None) -> pl.Dat
 BY_BATCH: dict[str, str] = {"grid_events": "zongzhi", "weather_warnings": "qixiang", "power_daily": "dianli"}
 
 CHUNK_ROWS = 3_000_000
+LARGE_BUILD_ROWS = 1_000_000  # new source rows from which a by-batch build is large (one day of 电力 at 1 M residents: 400,000)
+
+
+def is_large_build(wh: Warehouse, name: str, batches: list[str] | None) -> bool:
+    """Whether building by-batch table ``name`` from ``batches`` (``None``: whole) holds a bulk
+    system's worth of rows in memory: a whole build, or new batches of more than
+    :data:`LARGE_BUILD_ROWS` rows (a backlog after an outage)."""
+    if name not in BY_BATCH:
+        return False
+    if batches is None:
+        return True
+    processed = processed_batches(wh, BY_BATCH[name])
+    return bool(processed.height) and int(processed.filter(pl.col("batch_id").is_in(batches))["silver_rows"].sum()) > LARGE_BUILD_ROWS
 
 
 def batch_groups(wh: Warehouse, name: str) -> list[list[str]]:

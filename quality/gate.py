@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timezone
 
 import polars as pl
 
 import pipelines.gold
-from pipelines.gold import BUILDERS, BY_BATCH, batch_groups
+from pipelines.gold import BUILDERS, BY_BATCH, batch_groups, is_large_build
 from pipelines.ingest import BATCHES_TABLE, processed_batches
 from pipelines.quarantine import REPLAYED_TABLE, open_rows
 from pipelines.sources import all_specs, feeders
@@ -299,13 +300,15 @@ def _unchanged_inputs(wh: Warehouse, spec: TableSpec, fingerprint: str) -> bool:
     return last.height == 1 and bool(last["passed"][0]) and last["fingerprint"][0] == fingerprint
 
 
-def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
+def curate_table(wh: Warehouse, spec: TableSpec, run_id: str, before_large_build: Callable[[], object] | None = None) -> Outcome:
     """Build one curated table from its inputs, audit it and publish what changed; keep the outcome.
 
     Nothing is built when nothing the table depends on changed since it last passed
     (:func:`input_fingerprint`). Tables built straight from one source's rows
     (:data:`pipelines.gold.BY_BATCH`) are built from the batches they do not include yet,
-    unless the address links were recomputed since."""
+    unless the address links were recomputed since. ``before_large_build`` is called before a
+    build that holds a bulk system's rows (:func:`pipelines.gold.is_large_build`), e.g. to wait
+    for the run's memory slot."""
     sources = feeders(spec.name)
     failures = source_failures(wh, sources, run_id, spec.name)
     inputs = _link_inputs(wh)
@@ -319,6 +322,8 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str) -> Outcome:
         return outcome
     address_ids = wh.read(ADDRESS_LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
     person_ids = wh.read(*GOLDEN_PERSONS, columns=["person_id"]).get_column("person_id", default=None)
+    if before_large_build is not None and is_large_build(wh, spec.name, batches):
+        before_large_build()
     try:
         if batches is None and spec.name in BY_BATCH:
             outcome = _publish_in_groups(wh, spec, run_id, failures, address_ids, person_ids)

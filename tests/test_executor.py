@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.definitions import defs
-from assets.executor import EXECUTOR, LARGE, MEMORY_TAG
+from assets.executor import EXECUTOR, LARGE, MEMORY_TAG, wait_for_memory_slot
 
 # the log's path reaches the steps as op config: they fork from a server whose environment
 # was fixed when it started (an earlier test in the same process may have started it)
@@ -74,10 +74,47 @@ def test_large_steps_take_the_memory_slot_one_at_a_time(tmp_path):
     assert any(_overlap(steps[s], steps[l]) for s in ("small_a", "small_b") for l in ("large_a", "large_b"))
 
 
+@dg.op(tags={**LARGE, "dagster/priority": "3"}, config_schema=LOGGED)
+def large_first(context) -> None:
+    _record(context)
+
+
+@dg.op(tags={"dagster/priority": "2"}, config_schema=LOGGED)
+def whole_build(context) -> None:
+    waited = wait_for_memory_slot(context, poll_seconds=0.1)
+    _record(context)
+    with open(context.op_config["log"], "a") as out:
+        out.write(json.dumps({"step": "waited", "seconds": waited}) + "\n")
+
+
+@dg.job(executor_def=EXECUTOR)
+def large_and_whole_build():
+    large_first()
+    whole_build()
+
+
+def _large_and_whole_build():
+    return large_and_whole_build
+
+
+def test_a_whole_build_waits_for_the_large_step_launched_beside_it(tmp_path):
+    """Launched together (both cores free), the step without the tag starts its whole build only
+    once the large step has ended; a step that need not wait does not."""
+    log = tmp_path / "steps.jsonl"
+    config = {"ops": {name: {"config": {"log": str(log)}} for name in ("large_first", "whole_build")}}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.execute_job(dg.reconstructable(_large_and_whole_build), instance=instance, run_config=config)
+        assert result.success
+    steps = {row["step"]: row for row in map(json.loads, log.read_text().splitlines())}
+    assert not _overlap(steps["large_first"], steps["whole_build"]) and steps["whole_build"]["start"] >= steps["large_first"]["end"]
+    assert steps["waited"]["seconds"] > 0.3  # it did wait: the two were launched at once
+
+
 def test_the_steps_that_hold_a_district_in_memory_carry_the_tag():
     job = defs.resolve_job_def("everything")
     large = {name for name, node in job.graph.node_dict.items() if node.definition.tags.get(MEMORY_TAG)}
-    assert {"address_links", "person_master", "standardize_dianli", "gold__curated__power_daily"} == large
+    # the bulk system's curated table asks for the slot itself, only for a whole build
+    assert {"address_links", "person_master", "standardize_dianli"} == large
     assert defs.resolve_job_def("everything").executor_def.name == EXECUTOR.name
 
 

@@ -323,6 +323,32 @@ def test_a_whole_by_batch_table_is_published_a_group_of_batches_at_a_time(lake, 
     assert wh.read("gold", "curated", "power_daily").filter(pl.col("batch_id") == withdrawn).height == 0
 
 
+def test_a_by_batch_table_asks_for_the_memory_slot_only_for_a_large_build(lake, tmp_path, monkeypatch):
+    """A new day of readings is built without the memory slot (beside the person master); a whole
+    build, or a backlog of more than LARGE_BUILD_ROWS new rows, asks for it first."""
+    import pipelines.gold
+    import quality.gate as gate
+
+    _, _, shared = lake
+    shutil.copytree(shared.root, tmp_path / "wh")
+    wh = Warehouse(str(tmp_path / "wh"))
+    one_day = wh.read("silver", "dianli", "_batches")["batch_id"][:1].to_list()
+    assert pipelines.gold.is_large_build(wh, "power_daily", None)
+    assert not pipelines.gold.is_large_build(wh, "power_daily", one_day)
+    assert not pipelines.gold.is_large_build(wh, "persons", None)  # built whole every time, never from a bulk system
+    monkeypatch.setattr(pipelines.gold, "LARGE_BUILD_ROWS", 0)
+    assert pipelines.gold.is_large_build(wh, "power_daily", one_day)
+    monkeypatch.undo()
+
+    asked: list[str] = []
+    monkeypatch.setattr(gate, "_unchanged_inputs", lambda *a: False)
+    monkeypatch.setattr(gate, "_new_batches", lambda *a: one_day)  # a scoped build of one day
+    assert gate.curate_table(wh, GOLD_BY_NAME["power_daily"], "one-day", before_large_build=lambda: asked.append("one-day")).passed
+    monkeypatch.setattr(gate, "_new_batches", lambda *a: None)  # as after the address links were recomputed
+    assert gate.curate_table(wh, GOLD_BY_NAME["power_daily"], "whole", before_large_build=lambda: asked.append("whole")).passed
+    assert asked == ["whole"]
+
+
 def test_a_failing_group_stops_a_whole_build_there_and_the_next_build_goes_on(lake, tmp_path, monkeypatch):
     """The groups before a failing one stay published and recorded; the failing group's rows are
     not published; once the bad rows are gone the next build publishes the rest."""
