@@ -451,3 +451,26 @@ def test_a_diff_against_no_published_rows_inserts_every_row_in_the_published_typ
     assert changes.schema["v"] == pl.Int64 and changes.sort("k")["k"].to_list() == ["b", "c"]
     changes, counts = diff_by_key(published.lazy(), new, ["k"])  # the same rows against a published one
     assert counts.as_dict() == {"inserted": 2, "updated": 0, "deleted": 1}
+
+
+def test_a_diff_sees_every_kind_of_changed_value_and_nothing_else():
+    """Values swapped between two columns, null against an empty string, one element of a list,
+    one day of a date: each an update of its row alone; the same rows: no change at all."""
+    from datetime import date
+
+    published = pl.DataFrame({
+        "k": [1, 2, 3, 4, 5], "x": ["a", "b", None, "d", "e"], "y": ["b", "a", "c", None, "f"],
+        "l": [["p"], ["q", "r"], [], None, ["s"]], "d": [date(2026, 1, i) for i in range(1, 6)],
+    })
+    changed = published.with_columns(
+        pl.when(pl.col("k") == 1).then(pl.col("y")).otherwise(pl.col("x")).alias("x"),
+        pl.when(pl.col("k") == 1).then(pl.col("x")).otherwise(pl.col("y")).alias("y"),  # 1: x and y swapped
+    ).with_columns(
+        pl.when(pl.col("k") == 3).then(pl.lit("")).otherwise(pl.col("x")).alias("x"),  # 3: null → ""
+        pl.when(pl.col("k") == 2).then(pl.lit(["q", "s"])).otherwise(pl.col("l")).alias("l"),  # 2: one element
+        pl.when(pl.col("k") == 4).then(pl.lit(date(2026, 1, 5))).otherwise(pl.col("d")).alias("d"),  # 4: one day
+    )
+    changes, counts = diff_by_key(published.lazy(), changed, ["k"])
+    assert counts.as_dict() == {"inserted": 0, "updated": 4, "deleted": 0}
+    assert sorted(changes["k"].to_list()) == [1, 2, 3, 4]
+    assert diff_by_key(published.lazy(), published, ["k"])[1].total == 0
