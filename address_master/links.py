@@ -204,8 +204,9 @@ def _pending_chunks(wh: Warehouse, specs: list[SourceSpec], skip: pl.DataFrame |
 
 
 def _chunk(wh: Warehouse, spec: SourceSpec, batch_ids: list[str]) -> pl.LazyFrame:
-    keep = pl.DataFrame({"source_system": [spec.system] * len(batch_ids), "batch_id": batch_ids})
-    return collect_addresses(wh, [spec], None, lazy=True).join(keep.lazy(), on=["source_system", "batch_id"], how="semi")
+    # a filter on a list of values, not a semi join: the reader then skips the files of other
+    # batches by their statistics (a new day of 电力 among 13 M silver rows: 1.1 -> 0.06 s)
+    return collect_addresses(wh, [spec], None, lazy=True).filter(pl.col("batch_id").is_in(batch_ids))
 
 
 def refresh_links(wh: Warehouse, specs: list[SourceSpec]) -> LinkRefresh:
