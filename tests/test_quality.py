@@ -442,6 +442,23 @@ def test_a_reused_validation_sees_each_frame_and_each_change_of_rules():
     assert padded.to_dict(as_series=False) == {"a": [1, 2, 3, 4, 5], "b": ["x", "y", "x", "y", "x"]}
 
 
+def test_a_column_checked_only_for_presence_reaches_great_expectations_as_two_values():
+    """An account number checked only for presence is one value and a null for GX, however many
+    accounts; the verdict and the counts (rows breaking the rule, of all rows) stay those of the rows."""
+    from quality.gx_run import _presence_only, distinct_values_frame, run_suite
+    from quality.suites import Suite, _expectations
+
+    E = _expectations()
+    frame = pl.DataFrame({"account": [f"A{i}" for i in range(997)] + [None] * 3, "kwh": [float(i % 7) for i in range(1000)]})
+    suite = Suite("gold.probe", frame, [E.ExpectColumnValuesToNotBeNull(column="account"), E.ExpectColumnValuesToBeBetween(column="kwh", min_value=0, max_value=5)], locators=("account",))
+    assert _presence_only(suite) == {"account"}
+    assert distinct_values_frame(frame, _presence_only(suite)).height == 7  # the 7 kWh values, not 998 accounts
+    results = {r["column"]: r for r in run_suite(suite, "r").iter_rows(named=True)}
+    assert not results["account"]["success"] and (results["account"]["element_count"], results["account"]["unexpected_count"]) == (1000, 3)
+    assert not results["kwh"]["success"] and results["kwh"]["unexpected_count"] == 1000 // 7  # the rows with 6.0
+    assert run_suite(Suite("gold.probe", frame.drop_nulls(), suite.expectations, locators=("account",)), "r")["success"].to_list() == [True, False]
+
+
 def test_a_diff_against_no_published_rows_inserts_every_row_in_the_published_types():
     """With no published row under the new keys every row is an insert, cast as the table is."""
     published = pl.DataFrame({"k": ["a"], "v": [1]}, schema={"k": pl.String, "v": pl.Int64})
