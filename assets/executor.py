@@ -84,7 +84,7 @@ def wait_for_memory_slot(context: dg.AssetExecutionContext, poll_seconds: float 
     For a step whose size is known only when it runs: a bulk system's curated table is small on a
     normal day (one new day of readings, beside the person master) and as large as the system when
     it is built whole (a first load, or the address links recomputed). Such a step carries no
-    :data:`LARGE` tag and calls this before a whole build. The executor launches a run's steps by
+    :data:`LARGE` tag and calls this before a large build. The executor launches a run's steps by
     priority, so a large step ready at the same moment was launched first and is waited for; none
     is launched later in a run of this graph (every large step is upstream of the curated tables).
     """

@@ -194,15 +194,15 @@ LARGE_BUILD_ROWS = 1_000_000  # new source rows from which a by-batch build is l
 
 
 def is_large_build(wh: Warehouse, name: str, batches: list[str] | None) -> bool:
-    """Whether building by-batch table ``name`` from ``batches`` (``None``: whole) holds a bulk
-    system's worth of rows in memory: a whole build, or new batches of more than
-    :data:`LARGE_BUILD_ROWS` rows (a backlog after an outage)."""
+    """Whether building by-batch table ``name`` from ``batches`` (``None``: whole) holds more than
+    :data:`LARGE_BUILD_ROWS` source rows in memory: a bulk system's whole build, or a backlog of
+    its deliveries after an outage (weather warnings built whole are a few thousand rows)."""
     if name not in BY_BATCH:
         return False
-    if batches is None:
-        return True
     processed = processed_batches(wh, BY_BATCH[name])
-    return bool(processed.height) and int(processed.filter(pl.col("batch_id").is_in(batches))["silver_rows"].sum()) > LARGE_BUILD_ROWS
+    if processed.height and batches is not None:
+        processed = processed.filter(pl.col("batch_id").is_in(batches))
+    return bool(processed.height) and int(processed["silver_rows"].sum()) > LARGE_BUILD_ROWS
 
 
 def batch_groups(wh: Warehouse, name: str) -> list[list[str]]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Callable
 from datetime import datetime, timezone
+from typing import Callable
 
 import polars as pl
 

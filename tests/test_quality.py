@@ -333,12 +333,15 @@ def test_a_by_batch_table_asks_for_the_memory_slot_only_for_a_large_build(lake, 
     shutil.copytree(shared.root, tmp_path / "wh")
     wh = Warehouse(str(tmp_path / "wh"))
     one_day = wh.read("silver", "dianli", "_batches")["batch_id"][:1].to_list()
+    whole = int(wh.read("silver", "dianli", "_batches")["silver_rows"].sum())
+    monkeypatch.setattr(pipelines.gold, "LARGE_BUILD_ROWS", whole - 1)  # the test district's 电力 stands for a million readings
     assert pipelines.gold.is_large_build(wh, "power_daily", None)
     assert not pipelines.gold.is_large_build(wh, "power_daily", one_day)
-    assert not pipelines.gold.is_large_build(wh, "persons", None)  # built whole every time, never from a bulk system
+    assert not pipelines.gold.is_large_build(wh, "weather_warnings", None)  # a small system built whole
+    assert not pipelines.gold.is_large_build(wh, "persons", None)  # not built from batches
     monkeypatch.setattr(pipelines.gold, "LARGE_BUILD_ROWS", 0)
-    assert pipelines.gold.is_large_build(wh, "power_daily", one_day)
-    monkeypatch.undo()
+    assert pipelines.gold.is_large_build(wh, "power_daily", one_day)  # a backlog
+    monkeypatch.setattr(pipelines.gold, "LARGE_BUILD_ROWS", whole - 1)
 
     asked: list[str] = []
     monkeypatch.setattr(gate, "_unchanged_inputs", lambda *a: False)
@@ -346,6 +349,7 @@ def test_a_by_batch_table_asks_for_the_memory_slot_only_for_a_large_build(lake, 
     assert gate.curate_table(wh, GOLD_BY_NAME["power_daily"], "one-day", before_large_build=lambda: asked.append("one-day")).passed
     monkeypatch.setattr(gate, "_new_batches", lambda *a: None)  # as after the address links were recomputed
     assert gate.curate_table(wh, GOLD_BY_NAME["power_daily"], "whole", before_large_build=lambda: asked.append("whole")).passed
+    assert gate.curate_table(wh, GOLD_BY_NAME["weather_warnings"], "weather", before_large_build=lambda: asked.append("weather")).passed
     assert asked == ["whole"]
 
 
