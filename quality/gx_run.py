@@ -108,10 +108,13 @@ def distinct_values_frame(frame: pl.DataFrame, presence_only: set[str] | frozens
     numbers of a day of readings are otherwise 400,000 rows for Great Expectations."""
     if frame.height == 0:
         return frame
-    columns = {c: frame.get_column(c).unique(maintain_order=True) for c in frame.columns}
-    for c in presence_only & set(columns):
-        values = columns[c]
-        columns[c] = pl.concat([values.drop_nulls().head(1), values.filter(values.is_null()).head(1)])
+    columns = {}
+    for c in frame.columns:
+        values = frame.get_column(c)
+        if c in presence_only:  # a value and a null, without finding every distinct value first
+            columns[c] = pl.concat([values.drop_nulls().head(1), values.filter(values.is_null()).head(1)])
+        else:
+            columns[c] = values.unique(maintain_order=True)
     length = max(len(v) for v in columns.values())
     cycle = pl.int_range(length, eager=True, dtype=pl.UInt32)  # 0, 1, … taken modulo each column's length
     return pl.DataFrame({c: v if len(v) == length else v.gather(cycle % len(v)) for c, v in columns.items()})
@@ -168,7 +171,7 @@ def run_suite(suite: Suite, run_id: str, batch_id: str | None = None) -> pl.Data
         config = res.expectation_config
         result = res.result or {}
         observed = result.get("observed_value")
-        counts = _row_counts(suite, config) if compressed else None
+        counts = _row_counts(suite, config, bool(res.success)) if compressed else None
         rows.append(
             {
                 "run_id": run_id,
@@ -190,13 +193,14 @@ def run_suite(suite: Suite, run_id: str, batch_id: str | None = None) -> pl.Data
     return pl.DataFrame(rows, schema=RESULT_SCHEMA)
 
 
-def _row_counts(suite: Suite, config) -> tuple[int, int, float] | None:
-    """Rows, rows breaking a per-value rule and their share (%), counted on the suite's frame."""
+def _row_counts(suite: Suite, config, passed: bool) -> tuple[int, int, float] | None:
+    """Rows, rows breaking a per-value rule and their share (%), counted on the suite's frame
+    (a rule that passed on every distinct value holds on every row: none is counted)."""
     rule = violated(config.type, config.kwargs)
     if rule is None or config.kwargs["column"] not in suite.frame.columns:
         return None
     rows = suite.frame.height
-    bad = int(suite.frame.select(rule.sum()).item()) if rows else 0
+    bad = int(suite.frame.select(rule.sum()).item()) if rows and not passed else 0
     return rows, bad, 100 * bad / rows if rows else 0.0
 
 
