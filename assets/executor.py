@@ -94,7 +94,7 @@ def wait_for_memory_slot(context: dg.AssetExecutionContext, poll_seconds: float 
     told = False
     while (busy := large_steps_under_way(context.instance, context.run_id, large)) and time.monotonic() - started < give_up_after:
         if not told:
-            context.log.info(f"a whole build: waiting for the memory slot ({', '.join(sorted(busy))} under way)")
+            context.log.info(f"a large build: waiting for the memory slot ({', '.join(sorted(busy))} under way)")
             told = True
         time.sleep(poll_seconds)
     return time.monotonic() - started

@@ -22,7 +22,7 @@ from warehouse.registry import GOLD, TableSpec
 # the tables on the longest path of a day (公安 → links → persons → gold) start first when both
 # cores are busy (the multiprocess executor honours dagster/priority); a table built from a bulk
 # system is the longest gold step of a full run and starts with persons. It takes the memory slot
-# only for a whole build (assets.executor.wait_for_memory_slot): a normal day's readings are built
+# only for a large build (assets.executor.wait_for_memory_slot): a normal day's readings are built
 # beside the person master, on the core it leaves idle.
 PRIORITY = {"persons": {"dagster/priority": "2"}, "elderly": {"dagster/priority": "1"}, "households": {"dagster/priority": "1"}}
 BULK_TABLE = {"dagster/priority": "2"}

@@ -320,10 +320,10 @@ def curate_table(wh: Warehouse, spec: TableSpec, run_id: str, before_large_build
         outcome = Outcome(spec.name, rows, True, False, version, [], built=False)
         record_outcome(wh, run_id, outcome, inputs, fingerprint)
         return outcome
+    if before_large_build is not None and is_large_build(wh, spec.name, batches):
+        before_large_build()  # before reading anything it keeps: a wait may be long
     address_ids = wh.read(ADDRESS_LAYER, *BASE_ADDRESSES, columns=["address_id"]).get_column("address_id", default=None)
     person_ids = wh.read(*GOLDEN_PERSONS, columns=["person_id"]).get_column("person_id", default=None)
-    if before_large_build is not None and is_large_build(wh, spec.name, batches):
-        before_large_build()
     try:
         if batches is None and spec.name in BY_BATCH:
             outcome = _publish_in_groups(wh, spec, run_id, failures, address_ids, person_ids)

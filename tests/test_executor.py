@@ -99,7 +99,7 @@ def _large_and_whole_build():
 
 def test_a_whole_build_waits_for_the_large_step_launched_beside_it(tmp_path):
     """Launched together (both cores free), the step without the tag starts its whole build only
-    once the large step has ended; a step that need not wait does not."""
+    once the large step has ended."""
     log = tmp_path / "steps.jsonl"
     config = {"ops": {name: {"config": {"log": str(log)}} for name in ("large_first", "whole_build")}}
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
