@@ -24,6 +24,7 @@ free to move between people, which an update never does.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -154,7 +155,9 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
     by_system = {s: g["batch_id"].to_list() for (s,), g in new.group_by("source")}
     records = collect_person_records(wh, specs, batches=by_system)
     prepared = prepare_records(records).drop("_r")
-    old_links = wh.read(*PERSON_LINKS)
+    # links of the new batches are stored already when an update died before their records (see
+    # the end): they are redone, not kept
+    old_links = wh.read(*PERSON_LINKS).join(new, on=["source", "batch_id"], how="anti")
     gone_links = old_links.join(gone, on=["source", "batch_id"], how="semi")
     members = _neighbourhood(wh, prepared, gone_links.select("record_id"))
     known = _stored_records(wh, members["record_id"])
@@ -182,21 +185,32 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
         their_records = pl.concat([their_records, stored], how="diagonal_relaxed")
     golden = wh.read(*GOLDEN).join(touched, on="person_id", how="anti")
     golden = derive_flags(pl.concat([golden, survivors(their_records, their_links, authority(specs))], how="diagonal_relaxed"))
-    homes = households(golden)
     predicate = sql_in("batch_id", pl.concat([new.select("batch_id"), gone.select("batch_id")])["batch_id"].to_list())
     # links and records of the new and gone batches replaced in one commit each; the links of
     # known records that moved with them (a few a day), or all links when many moved
     if moved.height > MOVED_BY_KEY:
-        wh.write(links.select(LINK_COLUMNS).sort("record_id"), *PERSON_LINKS, mode="overwrite")
+        link_rows, link_predicate = links.select(LINK_COLUMNS).sort("record_id"), None
     elif moved.height:
         moved_links = links.join(moved.select("record_id"), on="record_id", how="semi")
-        wh.write(pl.concat([new_links.select(LINK_COLUMNS), moved_links.select(LINK_COLUMNS)], how="vertical_relaxed"), *PERSON_LINKS,
-                 mode="overwrite", predicate=f"{predicate} OR {sql_in('record_id', moved['record_id'].to_list())}")
+        link_rows = pl.concat([new_links.select(LINK_COLUMNS), moved_links.select(LINK_COLUMNS)], how="vertical_relaxed")
+        link_predicate = f"{predicate} OR {sql_in('record_id', moved['record_id'].to_list())}"
     else:
-        wh.write(new_links.select(LINK_COLUMNS), *PERSON_LINKS, mode="overwrite", predicate=predicate)
+        link_rows, link_predicate = new_links.select(LINK_COLUMNS), predicate
+    # Golden persons then links, beside households (delta-rs encodes and polars computes outside
+    # the GIL; on a next day the other core is mostly idle while the person master finishes).
+    # The records go last: they say which batches are resolved, so an update that dies before
+    # them leaves its batches new and the next one redoes them. Golden persons go before the
+    # links: a redo finds the links of gone batches gone already, and their people done.
+    def golden_then_links() -> None:
+        wh.write(golden, *GOLDEN, mode="overwrite")
+        wh.write(link_rows, *PERSON_LINKS, mode="overwrite", predicate=link_predicate)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(golden_then_links)
+        homes = households(golden)
+        wh.write(homes, *HOUSEHOLDS, mode="overwrite")
+        written.result()
     wh.write(prepared, *PERSON_RECORDS, mode="overwrite", predicate=predicate)
-    wh.write(golden, *GOLDEN, mode="overwrite")
-    wh.write(homes, *HOUSEHOLDS, mode="overwrite")
     wh.write(pl.DataFrame([state]), *STATE, mode="overwrite", schema_mode="overwrite")
     # the queue: new and moved records as this neighbourhood sees them; the records of gone
     # batches leave it; every other record keeps what the resolve that placed it found

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from address_master.person_records import count_person_records
-from address_master.person_master import GOLDEN, HOUSEHOLDS, PERSON_LINKS, update_person_master
+from address_master.person_master import GOLDEN, HOUSEHOLDS, PERSON_LINKS, PERSON_RECORDS, update_person_master
 from pipelines.demo.nextday import next_day, read_register
 from pipelines.sources import all_specs
 from tests.helpers import materialize_all
@@ -93,3 +93,47 @@ def test_nothing_new_changes_nothing(next_day_lake, tmp_path):
     versions = {t: wh.table(*t).version() for t in (PERSON_LINKS, GOLDEN, HOUSEHOLDS)}
     assert update_person_master(wh, all_specs()).mode == "unchanged"
     assert {t: wh.table(*t).version() for t in versions} == versions
+
+
+_KILLED_UPDATE = """
+import sys
+from address_master.person_master import update_person_master
+from pipelines.sources import all_specs
+from warehouse.storage import Warehouse
+update_person_master(Warehouse(sys.argv[1]), all_specs())
+"""
+
+
+@pytest.mark.parametrize("commits", [2, 3])
+def test_an_update_killed_before_its_records_are_stored_is_redone_whole(next_day_lake, tmp_path, commits):
+    """Killed after golden persons and households (2 commits), or after the links too (3), the
+    update stored no records of the new batches: the next update redoes them and ends where an
+    update that was never killed ends."""
+    import os
+    import subprocess
+    import sys
+
+    from assets.address import LINKS_KEY, QUEUE_KEY
+    from assets.sources import bronze_key, quarantine_key, silver_key
+
+    base, *_ = next_day_lake
+    shutil.copytree(base / "wh", tmp_path / "wh")
+    shutil.copytree(base / "landing", tmp_path / "landing")
+    next_day(tmp_path, share=0.02, seed=5)
+    gongan = all_specs()["gongan"]
+    to_silver = [bronze_key(gongan), silver_key(gongan), quarantine_key(gongan), LINKS_KEY, QUEUE_KEY]
+    assert materialize_all(tmp_path / "landing", tmp_path / "wh", tmp_path, selection=to_silver, report=False).success
+    shutil.copytree(tmp_path / "wh", tmp_path / "never_killed")
+    whole = update_person_master(Warehouse(str(tmp_path / "never_killed")), all_specs())
+    assert whole.mode == "incremental" and whole.resolved > 0
+
+    env = {**os.environ, "ENTERONCE_KILL_AFTER_COMMITS": str(commits)}
+    killed = subprocess.run([sys.executable, "-c", _KILLED_UPDATE, str(tmp_path / "wh")], env=env, cwd=os.getcwd(), capture_output=True, text=True)
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    wh = Warehouse(str(tmp_path / "wh"))
+    redo = update_person_master(wh, all_specs())
+    assert redo.mode == "incremental" and redo.resolved == whole.resolved
+    expected = Warehouse(str(tmp_path / "never_killed"))
+    for table, key in ((PERSON_LINKS, "record_id"), (PERSON_RECORDS, "record_id"), (GOLDEN, "person_id"), (HOUSEHOLDS, "household_key")):
+        got, want = wh.read(*table).sort(key), expected.read(*table).sort(key)
+        assert got.equals(want), table
