@@ -78,15 +78,17 @@ def latest_batch_id(wh: Warehouse, system: str) -> str | None:
     return batches.sort("processed_at", "batch_id").row(-1, named=True)["batch_id"]
 
 
-def _stored_audit(wh: Warehouse, system: str, batch_id: str) -> pl.DataFrame:
+def _stored_audits(wh: Warehouse, wanted: dict[str, list[str]]) -> dict[tuple[str, str], pl.DataFrame]:
+    """Each wanted (system, batch)'s latest stored audit, from one scan of the results table."""
     scan = wh.scan(*RESULTS)
-    if scan is None or "batch_id" not in scan.collect_schema().names():
-        return pl.DataFrame(schema=RESULT_SCHEMA)
-    found = scan.filter((pl.col("suite") == f"silver.{system}") & (pl.col("batch_id") == batch_id)).collect()
-    if found.height == 0:
-        return found
-    # the batch's latest audit counts
-    return found.filter(pl.col("validated_at") == pl.col("validated_at").max())
+    pairs = [(f"silver.{system}", batch_id) for system, ids in wanted.items() for batch_id in ids]
+    if scan is None or not pairs or "batch_id" not in scan.collect_schema().names():
+        return {}
+    suites, batch_ids = zip(*pairs)
+    found = scan.filter(pl.col("suite").is_in(sorted(set(suites))) & pl.col("batch_id").is_in(sorted(set(batch_ids)))).collect()
+    # a batch's latest audit counts
+    latest = found.filter(pl.col("validated_at") == pl.col("validated_at").max().over("suite", "batch_id"))
+    return {(suite.removeprefix("silver."), batch_id): rows for (suite, batch_id), rows in latest.partition_by("suite", "batch_id", as_dict=True).items()}
 
 
 def _last_passed(wh: Warehouse, table: str | None):
@@ -100,21 +102,20 @@ def _last_passed(wh: Warehouse, table: str | None):
     return passed["decided_at"].max() if passed.height else None
 
 
-def unpublished_batches(wh: Warehouse, system: str, table: str | None) -> list[str]:
-    """The system's batches in force standardised since ``table`` last passed its gate (all of
-    them if it never did), and always the latest one: every one of them is audited."""
+def unpublished_batches(wh: Warehouse, system: str, since: datetime | None) -> list[str]:
+    """The system's batches in force standardised after ``since`` (when a table last passed its
+    gate, :func:`_last_passed`; ``None``: never, so all of them), and always the latest one:
+    every one of them is audited."""
     batches = processed_batches(wh, system)
     if batches.height == 0:
         return []
-    since = _last_passed(wh, table)
     pending = batches if since is None else batches.filter(pl.col("processed_at") > since)
     latest = batches.sort("processed_at", "batch_id")["batch_id"][-1]
     return sorted(set(pending["batch_id"].to_list()) | {latest})
 
 
-def _replayed_since(wh: Warehouse, system: str, batch_id: str, audited_at) -> bool:
+def _replayed_since(replayed: pl.DataFrame, batch_id: str, audited_at) -> bool:
     """Rows of the batch were replayed after its stored audit: audit it again."""
-    replayed = wh.read("quarantine", system, REPLAYED_TABLE)
     if replayed.height == 0 or audited_at is None:
         return False
     return replayed.filter((pl.col("batch_id") == batch_id) & (pl.col("replayed_at") > audited_at)).height > 0
@@ -122,18 +123,22 @@ def _replayed_since(wh: Warehouse, system: str, batch_id: str, audited_at) -> bo
 
 def source_failures(wh: Warehouse, systems: list[str] | tuple[str, ...], run_id: str, table: str | None = None) -> dict[str, list[str]]:
     """Failed rules of every batch of each system not yet behind ``table``'s last passed gate
-    (:func:`unpublished_batches`), each audited now if it never was or was corrected since."""
+    (:func:`unpublished_batches`), each audited now if it never was or was corrected since.
+    The publishes log and the stored audits are read once for all systems (persons has eight)."""
     failures: dict[str, list[str]] = {}
     specs = all_specs()
-    for system in systems:
-        batch_ids = unpublished_batches(wh, system, table)
+    since = _last_passed(wh, table)
+    wanted = {system: unpublished_batches(wh, system, since) for system in systems}
+    stored = _stored_audits(wh, wanted)
+    for system, batch_ids in wanted.items():
         if not batch_ids:
             if not specs[system].on_demand:  # corrections arrive when there are some; none is no failure
                 failures[system] = ["no standardised batch yet"]
             continue
+        replayed = wh.read("quarantine", system, REPLAYED_TABLE)
         for batch_id in batch_ids:
-            results = _stored_audit(wh, system, batch_id)
-            if results.height == 0 or _replayed_since(wh, system, batch_id, results["validated_at"].max()):
+            results = stored.get((system, batch_id))
+            if results is None or _replayed_since(replayed, batch_id, results["validated_at"].max()):
                 results = audit_batch(wh, specs[system], batch_id, run_id)
             failed = results.filter(~pl.col("success"))
             if failed.height:
