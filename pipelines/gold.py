@@ -103,11 +103,19 @@ def _lineage(system: str) -> list[pl.Expr]:
 
 
 # ----------------------------------------------------------------------------- builders
-def build_persons(wh: Warehouse) -> pl.DataFrame:
-    """Golden persons with the corrections collected from the nodes applied (field authority, then time)."""
-    golden = wh.read("person", "golden", "persons")
+def build_persons(wh: Warehouse, aged_at_least: int | None = None) -> pl.DataFrame:
+    """Golden persons with the corrections collected from the nodes applied (field authority, then
+    time); ``aged_at_least``: only those of that age or more, once corrected."""
     corrections = _silver(wh, CORRECTIONS, "corrections")
+    scan = wh.scan("person", "golden", "persons")
+    if aged_at_least is None or scan is None:
+        golden = wh.read("person", "golden", "persons")
+    else:  # the others are not read: only a correction (of a birth date) can change an age
+        corrected = corrections.get_column("person_id", default=pl.Series("person_id", [], pl.String))
+        golden = scan.filter((pl.col("age") >= aged_at_least) | pl.col("person_id").is_in(corrected.implode())).collect()
     golden = apply_corrections(golden, corrections).drop("occupants", strict=False)
+    if aged_at_least is not None:
+        golden = golden.filter(pl.col("age") >= aged_at_least)
     return with_divisions(golden.join(_base_codes(wh).rename({"division_code": "_division"}), on="address_id", how="left"))
 
 
@@ -158,7 +166,7 @@ def build_retirees(wh: Warehouse) -> pl.DataFrame:
 
 
 def build_elderly(wh: Warehouse) -> pl.DataFrame:
-    persons = build_persons(wh).filter(pl.col("age") >= 60)
+    persons = build_persons(wh, aged_at_least=60)
     ageing = _person_table(wh, "laoling", "elderly_residents", ["elderly_allowance"], ("person_id",)).select("person_id", "elderly_allowance")
     keep = ["person_id", "name", "sex", "birth_date", "age", "elderly_80", "living_alone", "gugua", "disabled", "subsidy_recipient",
             "living_status", "phone", "address_id", "building_id", *DIVISION_COLUMNS, "systems", "records"]

@@ -244,3 +244,24 @@ def test_a_correction_at_a_community_reaches_gold_and_every_node_that_sees_it(ru
 def node_rows_of(config, code: str, person_id: str) -> dict | None:
     rows = config.node(code).warehouse().read("gold", "curated", "persons").filter(pl.col("person_id") == person_id)
     return rows.row(0, named=True) if rows.height else None
+
+
+def test_elderly_keeps_whom_a_corrected_birth_date_makes_older_and_drops_whom_it_makes_younger(run, tmp_path):
+    """The elderly table reads only golden persons aged 60 or more, and every corrected one."""
+    from datetime import date, datetime, timezone
+
+    from pipelines.gold import build_elderly, build_persons
+
+    _, _, hub = run
+    wh = Warehouse(str(tmp_path / "wh"))
+    shutil.copytree(hub.root, wh.root)
+    golden = wh.read("person", "golden", "persons").sort("person_id")
+    young = golden.filter(pl.col("age").is_between(30, 50))["person_id"][0]
+    old = golden.filter(pl.col("age") >= 70)["person_id"][0]
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    corrections = pl.DataFrame({"correction_id": ["c1", "c2"], "person_id": [young, old], "node_code": ["33", "33"],  # the province's register
+                                "birth_date": [date(1950, 1, 1), date(2000, 1, 1)], "corrected_by": ["省公安厅"] * 2, "corrected_at": [at, at]})
+    wh.write(corrections, "silver", "jiaozheng", "corrections", mode="overwrite")
+    elderly = build_elderly(wh)["person_id"]
+    assert young in elderly.to_list() and old not in elderly.to_list()
+    assert elderly.sort().equals(build_persons(wh).filter(pl.col("age") >= 60)["person_id"].sort())
