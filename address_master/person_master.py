@@ -39,7 +39,7 @@ from pipelines.ingest import processed_batches
 from pipelines.sources.spec import SourceSpec
 from warehouse.storage import Warehouse, sql_in
 from warehouse.tables import GOLDEN_PERSONS as GOLDEN
-from warehouse.tables import HOUSEHOLDS, PERSON_LINKS, PERSON_RECORDS
+from warehouse.tables import HOUSEHOLDS, MOVED_PREFIX, PERSON_LINKS, PERSON_RECORDS
 from warehouse.tables import PERSON_STATE as STATE
 
 LINK_COLUMNS = ["record_id", "source", "role", "batch_id", "source_row", "person_id", "rule", "score"]
@@ -102,7 +102,8 @@ def update_person_master(wh: Warehouse, specs: dict[str, SourceSpec], full: bool
     gone = resolved.join(silver, on=["source", "batch_id"], how="anti")
     if new.height == 0 and gone.height == 0:
         return PersonMasterUpdate("unchanged", "no new person-bearing batches")
-    return _incremental(wh, specs, {**state, "epoch": stored["epoch"][0] if "epoch" in stored.columns else "none"}, new, gone)
+    moved = {c: stored[c][0] for c in stored.columns if c.startswith(MOVED_PREFIX)}
+    return _incremental(wh, specs, {**state, "epoch": stored["epoch"][0] if "epoch" in stored.columns else "none", **moved}, new, gone)
 
 
 def _write_all(wh: Warehouse, links: pl.DataFrame, prepared: pl.DataFrame, golden: pl.DataFrame, homes: pl.DataFrame, state: dict[str, str]) -> None:
@@ -173,6 +174,10 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
         kept = kept.join(moved.select("record_id"), on="record_id", how="anti")
         kept = pl.concat([kept, moved.select(*LINK_COLUMNS[:5], pl.col("_p").alias("person_id"), pl.col("_rule").alias("rule"), pl.col("_score").alias("score"))])
     links = pl.concat([kept, new_links.select(LINK_COLUMNS)], how="vertical_relaxed")
+    # the tables built from the moved records' systems must be built again, though no batch of
+    # theirs is new: the state says when their records last moved (see quality.gate.input_fingerprint)
+    moved_at = datetime.now(timezone.utc).isoformat()
+    state = {**state, **{MOVED_PREFIX + system: moved_at for system in moved["source"].unique().to_list()}}
     touched = pl.concat([new_links.select("person_id"), gone_links.select("person_id"), moved.select("person_id"), moved.select(pl.col("_p").alias("person_id"))]).unique()
     # survivorship for the people touched needs every record of theirs: the neighbourhood holds
     # every record of the people it reached; only the people of gone batches may need a read
@@ -196,6 +201,9 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
         link_predicate = f"{predicate} OR {sql_in('record_id', moved['record_id'].to_list())}"
     else:
         link_rows, link_predicate = new_links.select(LINK_COLUMNS), predicate
+    # The state first: it says which systems' records moved, and a redo after a crash would not
+    # see them move again (their links are stored already).
+    wh.write(pl.DataFrame([state]), *STATE, mode="overwrite", schema_mode="overwrite")
     # Golden persons then links, beside households (delta-rs encodes and polars computes outside
     # the GIL; on a next day the other core is mostly idle while the person master finishes).
     # The records go last: they say which batches are resolved, so an update that dies before
@@ -211,7 +219,6 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
         wh.write(homes, *HOUSEHOLDS, mode="overwrite")
         written.result()
     wh.write(prepared, *PERSON_RECORDS, mode="overwrite", predicate=predicate)
-    wh.write(pl.DataFrame([state]), *STATE, mode="overwrite", schema_mode="overwrite")
     # the queue: new and moved records as this neighbourhood sees them; the records of gone
     # batches leave it; every other record keeps what the resolve that placed it found
     redone = pl.concat([new_links.select("record_id"), moved.select("record_id")])

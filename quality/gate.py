@@ -33,7 +33,7 @@ from quality.suites import RESULT_SCHEMA, gold_row_suite, gold_table_rules, silv
 from warehouse.publish import DELETE, OP, UPSERT, ChangeCounts, diff_by_key, merge_changes
 from warehouse.registry import TableSpec
 from warehouse.storage import Warehouse
-from warehouse.tables import ADDRESS_LAYER, ADDRESS_LINKS, BASE_ADDRESSES, GOLDEN_PERSONS, LINK_STATE, PERSON_LINKS, PERSON_STATE
+from warehouse.tables import ADDRESS_LAYER, ADDRESS_LINKS, BASE_ADDRESSES, GOLDEN_PERSONS, LINK_STATE, MOVED_PREFIX, PERSON_LINKS, PERSON_STATE
 
 APP_ID = "enteronce.publish"
 PUBLISHES = ("quality", "results", "publishes")
@@ -280,7 +280,9 @@ def input_fingerprint(wh: Warehouse, spec: TableSpec) -> str:
     """What a table's rows can depend on: its spec and builders' code, its feeders' silver
     batches, and per master input what can change rows already there — the address links' base
     and decisions (new batches' links only add rows of their own batches), the person links'
-    last full resolve (an update only adds links for new records), any other table's version."""
+    last full resolve and the last update that moved known records of the table's systems to
+    another person (an update otherwise only adds links for new records), any other table's
+    version."""
     parts = [repr(spec), _BUILDERS_CODE]
     for system in sorted(feeders(spec.name)):
         batches = processed_batches(wh, system)
@@ -290,7 +292,10 @@ def input_fingerprint(wh: Warehouse, spec: TableSpec) -> str:
             parts.append(_link_inputs(wh))
         elif path == PERSON_LINKS:
             state = wh.read(*PERSON_STATE)
-            parts.append("persons:" + (str(state["epoch"][0]) if "epoch" in state.columns and state.height else "none"))
+            row = state.row(0, named=True) if state.height else {}
+            # and when known records of the table's own systems last moved to another person
+            moved = [f";{s}={row[MOVED_PREFIX + s]}" for s in sorted(feeders(spec.name)) if row.get(MOVED_PREFIX + s)]
+            parts.append("persons:" + str(row.get("epoch", "none")) + "".join(moved))
         else:
             parts.append("/".join(path) + ":" + (str(wh.table(*path).version()) if wh.exists(*path) else "none"))
     return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()

@@ -104,11 +104,11 @@ update_person_master(Warehouse(sys.argv[1]), all_specs())
 """
 
 
-@pytest.mark.parametrize("commits", [2, 3])
+@pytest.mark.parametrize("commits", [3, 4])
 def test_an_update_killed_before_its_records_are_stored_is_redone_whole(next_day_lake, tmp_path, commits):
-    """Killed after golden persons and households (2 commits), or after the links too (3), the
-    update stored no records of the new batches: the next update redoes them and ends where an
-    update that was never killed ends."""
+    """Killed after its state, golden persons and households (3 commits), or after the links too
+    (4), the update stored no records of the new batches: the next update redoes them and ends
+    where an update that was never killed ends."""
     import os
     import subprocess
     import sys
@@ -137,3 +137,44 @@ def test_an_update_killed_before_its_records_are_stored_is_redone_whole(next_day
     for table, key in ((PERSON_LINKS, "record_id"), (PERSON_RECORDS, "record_id"), (GOLDEN, "person_id"), (HOUSEHOLDS, "household_key")):
         got, want = wh.read(*table).sort(key), expected.read(*table).sort(key)
         assert got.equals(want), table
+
+
+def test_a_table_built_from_person_links_follows_its_known_records_that_moved(next_day_lake, tmp_path):
+    """An update moves a known record to another person when the records delivered beside it
+    resolve it there (as a full resolve would). A curated table keyed by person and built from
+    that record's system is then rebuilt, though no batch of its own system is new.
+
+    Set-up: a retiree's 企退 record is linked to a person of its own, and the retirees table
+    published from that link (as after an earlier, poorer resolve); the 公安 register row of the
+    same resident is then delivered again."""
+    from pipelines.gold import BUILDERS
+    from warehouse.publish import diff_by_key
+    from warehouse.registry import GOLD_BY_NAME
+
+    base, *_ = next_day_lake
+    shutil.copytree(base / "wh", tmp_path / "wh")
+    shutil.copytree(base / "landing", tmp_path / "landing")
+    wh = Warehouse(str(tmp_path / "wh"))
+    links = wh.read(*PERSON_LINKS)
+    retirees = wh.read("gold", "curated", "retirees")
+    golden = wh.read(*GOLDEN).filter(pl.col("id_number").str.len_chars() == 18)
+    # a retiree whose person also has a 公安 record and an 18-digit ID
+    shared = links.filter(pl.col("source") == "gongan").select("person_id").join(retirees.select("person_id"), on="person_id").join(golden.select("person_id"), on="person_id")
+    person = shared.sort("person_id")["person_id"][0]
+    record = links.filter((pl.col("source") == "qitui") & (pl.col("person_id") == person))["record_id"][0]
+    apart = "P-APART-0001"
+    wh.write(links.with_columns(pl.when(pl.col("record_id") == record).then(pl.lit(apart)).otherwise(pl.col("person_id")).alias("person_id")), *PERSON_LINKS, mode="overwrite")
+    wh.write(retirees.with_columns(pl.when(pl.col("person_id") == person).then(pl.lit(apart)).otherwise(pl.col("person_id")).alias("person_id")),
+             "gold", "curated", "retirees", mode="overwrite")
+    id_number = golden.filter(pl.col("person_id") == person)["id_number"][0]
+    again = read_register(tmp_path / "landing").filter(pl.col("公民身份号码") == id_number)
+    assert again.height == 1
+    (tmp_path / "landing" / "gongan" / "gongan_hjrk_20991230_补录.csv").write_bytes(again.write_csv().encode("gbk"))
+
+    assert materialize_all(tmp_path / "landing", tmp_path / "wh", tmp_path).success
+    assert wh.read(*PERSON_LINKS).filter(pl.col("record_id") == record)["person_id"][0] == person  # moved back
+    published = wh.read("gold", "curated", "retirees")
+    assert apart not in published["person_id"].to_list()
+    fresh = BUILDERS["retirees"](wh)
+    _, counts = diff_by_key(published.select(fresh.columns), fresh, GOLD_BY_NAME["retirees"].keys)
+    assert counts.total == 0, counts

@@ -22,5 +22,6 @@ LINK_STATE = ("links", "_state")  # base and decisions versions the links were c
 ADDRESS_TEXTS = ("links", "texts")  # one row per distinct address key: its match, reused for texts seen before
 PERSON_RECORDS = ("person", "links", "records")  # every resolved record's prepared comparison keys
 PERSON_STATE = ("person", "links", "_state")  # links state and authority order the persons were resolved with; epoch of the last full resolve
+MOVED_PREFIX = "moved_"  # a column of PERSON_STATE per system: when an update last moved known records of it to another person
 PERSON_REVIEW_QUEUE = ("person", "review", "queue")  # records left a person of their own with candidates close to the line
 PERSON_REVIEW_DECISIONS = ("person", "review", "decisions")  # data officers' same / different decisions, append-only
