@@ -11,15 +11,17 @@ normal day brings a few thousand new records, so an update
    every record of the people those belong to;
 3. resolves that neighbourhood with the same rules as a full resolve and keeps the answer for the
    new records; records already resolved keep their person (person ids are digests of each
-   cluster's anchor, so a new record of a known ID gets that person's id);
+   cluster's anchor, so a new record of a known ID gets that person's id), except the few that
+   the new records beside them place elsewhere, as a full resolve would (their systems are
+   marked in the state, so the curated tables those feed are built again);
 4. recomputes survivorship for the people touched and the whole-table flags (age, occupants,
    living alone) for everyone, and rebuilds households.
 
 A full resolve runs when there is nothing stored yet, when the address links or the authority
 order changed (every record's place or every survivor may differ), when data officers' review
 decisions changed (:mod:`address_master.person_review`), or when asked for
-(``enteronce persons rebuild``, or the asset's ``full_resolve`` config): existing records are then
-free to move between people, which an update never does.
+(``enteronce persons rebuild``, or the asset's ``full_resolve`` config): any existing record
+may then move to another person.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def _write_all(wh: Warehouse, links: pl.DataFrame, prepared: pl.DataFrame, golde
 
 
 def _full(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, str], reason: str) -> PersonMasterUpdate:
-    # records may move between people only here: readers of person_links key their caches on it
+    # a new epoch: every table built from person_links is built again
     state = {**state, "epoch": datetime.now(timezone.utc).isoformat()}
     records = collect_person_records(wh, specs)
     prepared = prepare_records(records)
