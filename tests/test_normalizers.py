@@ -100,3 +100,20 @@ def test_dates(raw, expected):
 )
 def test_datetimes(raw, expected):
     assert _one(parse_datetime_expr, raw) == expected
+
+
+def test_work_in_slices_gives_the_whole_frame_in_order():
+    from pipelines.text import SLICED_FROM, in_slices
+
+    frame = pl.DataFrame({"text": [f"{i % 977}号 {i}" for i in range(SLICED_FROM * 2 + 7)]})
+    seen: list[int] = []
+
+    def work(part: pl.DataFrame) -> pl.DataFrame:
+        seen.append(part.height)
+        return part.with_columns(pl.col("text").str.replace(r"\s", "").alias("key"))
+
+    assert in_slices(frame, work).equals(work(frame))
+    assert sorted(seen[:-1]) == [SLICED_FROM + 3, SLICED_FROM + 4]  # two slices, then the whole frame for the comparison
+    small = frame.head(SLICED_FROM - 1)
+    seen.clear()
+    assert in_slices(small, work).height == small.height and seen == [small.height]
