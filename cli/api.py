@@ -84,12 +84,15 @@ def tokens_list(warehouse: str) -> None:
 @warehouse_option
 @click.option("--hours", type=int, default=None, help="keep this many hours of versions [default: ENTERONCE_RETENTION_HOURS, else 168]")
 def retention(warehouse: str, hours: int | None) -> None:
-    """Remove table versions older than the retention window (data, change-feed files, log entries)."""
+    """Compact tables of many small appends, then remove table versions older than the retention
+    window (data, change-feed files, log entries)."""
     from warehouse.retention import apply_retention, retention_hours
 
     hours = retention_hours() if hours is None else hours
     results = apply_retention(open_warehouse(warehouse), hours)
     for r in results:
+        if r.compacted:
+            click.echo(f"{r.table}: compacted {r.compacted} small files")
         if r.data_files or r.change_files:
             click.echo(f"{r.table}: removed {r.data_files} data files, {r.change_files} change-feed files; oldest version {r.oldest_version}")
     click.echo(f"retention {hours} h applied to {len(results)} tables")

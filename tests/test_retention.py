@@ -59,3 +59,19 @@ def test_a_table_with_nothing_to_remove_keeps_its_version(tmp_path):
     assert apply_retention(wh, hours=24 * 365)[0].data_files == 0
     assert wh.table(*GOLD).version() == version
     assert wh.changes(*GOLD, 1).height == 4  # inside the window the change feed is whole
+
+
+def test_retention_compacts_a_log_of_many_small_appends_and_leaves_curated_tables_as_they_are(tmp_path):
+    from warehouse.retention import COMPACT_FROM_FILES, apply_retention
+
+    wh = Warehouse(str(tmp_path / "wh"))
+    log = ("quality", "results", "publishes")
+    for i in range(COMPACT_FROM_FILES):
+        wh.write(pl.DataFrame({"table": [f"t{i}"], "passed": [True]}), *log, mode="append")
+        wh.write(pl.DataFrame({"person_id": [f"p{i}"], "phone": ["1"]}), *GOLD, mode="append")
+    rows = wh.read(*log).sort("table")
+    results = {r.table: r for r in apply_retention(wh, hours=0)}
+    assert results["quality/results/publishes"].compacted == COMPACT_FROM_FILES
+    assert len(wh.table(*log).file_uris()) == 1 and wh.read(*log).sort("table").equals(rows)
+    assert results["gold/curated/persons"].compacted == 0 and len(wh.table(*GOLD).file_uris()) == COMPACT_FROM_FILES
+    assert "OPTIMIZE" not in {entry["operation"] for entry in wh.table(*GOLD).history()}  # its versions are changes that replicas follow

@@ -9,6 +9,11 @@ statistics hold column minima and maxima, ID numbers among them).
 
 After it, time travel and the change feed reach back ``hours`` and no further: an older
 version cannot be read, and a replica or app behind the window reloads the table.
+
+Tables that grow by many small appends (quality results, the publish and shipment logs, batch
+and file lists, daily person links) are compacted first when they hold many small files: every
+gate reads some of them, and reading 2,000 one-run files took 0.15 s against 0.03 s for one file.
+Curated tables are left as they are: their versions are what replicas and apps follow.
 """
 
 from __future__ import annotations
@@ -31,9 +36,15 @@ def retention_hours() -> int:
     return int(os.environ.get(ENV_RETENTION_HOURS) or DEFAULT_RETENTION_HOURS)
 
 
+COMPACT_FROM_FILES = 32  # a table with at least this many data files ...
+COMPACT_BELOW_BYTES = 8 * 2**20  # ... averaging less than this is compacted
+NOT_COMPACTED = ("gold/",)  # versions of curated tables are changes that replicas and apps follow
+
+
 @dataclass(frozen=True)
 class Retained:
     table: str  # layer/system/table
+    compacted: int  # small files rewritten into larger ones (0: left as it was)
     data_files: int  # removed by vacuum
     change_files: int  # change-feed files removed
     oldest_version: int  # oldest version still readable
@@ -78,6 +89,7 @@ def apply_retention(wh: Warehouse, hours: int | None = None, now: datetime | Non
     results = []
     for name in only or tables(wh):
         dt = DeltaTable(wh.uri(*name.split("/")), storage_options=dict(wh.storage_options) or None)
+        compacted = _compact(dt) if not name.startswith(NOT_COMPACTED) else 0  # before the vacuum: it then removes the small files too
         # a vacuum commits twice (start, end) even when it removes nothing: ask first, so a table
         # with nothing to remove keeps its version (its readers see no change)
         candidates = dt.vacuum(retention_hours=hours, dry_run=True, enforce_retention_duration=False)
@@ -95,8 +107,16 @@ def apply_retention(wh: Warehouse, hours: int | None = None, now: datetime | Non
         dt.create_checkpoint()
         dt.cleanup_metadata()
         oldest = min(int(entry["version"]) for entry in DeltaTable(dt.table_uri, storage_options=dict(wh.storage_options) or None).history())
-        results.append(Retained(name, len(removed), len(stale), oldest))
+        results.append(Retained(name, compacted, len(removed), len(stale), oldest))
     return results
+
+
+def _compact(dt: DeltaTable) -> int:
+    """Rewrite a table of many small files into few (one commit, no data change); how many were rewritten."""
+    sizes = dt.get_add_actions(flatten=True).column("size_bytes").to_pylist()
+    if len(sizes) < COMPACT_FROM_FILES or sum(sizes) / len(sizes) >= COMPACT_BELOW_BYTES:
+        return 0
+    return int(dt.optimize.compact()["numFilesRemoved"])
 
 
 __all__ = ["DEFAULT_RETENTION_HOURS", "ENV_RETENTION_HOURS", "Retained", "apply_retention", "retention_hours", "tables"]
