@@ -225,18 +225,22 @@ def refresh_links(wh: Warehouse, specs: list[SourceSpec]) -> LinkRefresh:
         full, reason = True, "the address base or the review decisions changed"
     else:
         full, reason = False, "new batches only"
-    skip = None if full else linked.select("source_system", "batch_id").unique().collect()
-    if skip is not None:
-        # links of batches no longer in force (withdrawn) go with them, in one commit
-        live = pl.concat([processed_batches(wh, spec.system).select(pl.lit(spec.system).alias("source_system"), "batch_id") for spec in specs], how="vertical_relaxed")
-        gone = skip.join(live, on=["source_system", "batch_id"], how="anti")
-        if gone.height:
-            wh.table(LAYER, *LINKS).delete(sql_in("batch_id", gone["batch_id"].to_list()))
-            skip = skip.join(gone, on=["source_system", "batch_id"], how="anti")
-    known = None if full else wh.read(LAYER, *ADDRESS_TEXTS)
+    # the texts matched before and the base are read while the batches to link are found (the
+    # reads decode outside the GIL, and the other core is idle while the links run)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        known_read = pool.submit(lambda: None if full else wh.read(LAYER, *ADDRESS_TEXTS))
+        base_read = pool.submit(read_base, wh)
+        skip = None if full else linked.select("source_system", "batch_id").unique().collect()
+        if skip is not None:
+            # links of batches no longer in force (withdrawn) go with them, in one commit
+            live = pl.concat([processed_batches(wh, spec.system).select(pl.lit(spec.system).alias("source_system"), "batch_id") for spec in specs], how="vertical_relaxed")
+            gone = skip.join(live, on=["source_system", "batch_id"], how="anti")
+            if gone.height:
+                wh.table(LAYER, *LINKS).delete(sql_in("batch_id", gone["batch_id"].to_list()))
+                skip = skip.join(gone, on=["source_system", "batch_id"], how="anti")
+        chunks = _pending_chunks(wh, specs, skip)
+        known, base = known_read.result(), base_read.result()
     known = known if known is not None and known.height else None
-    chunks = _pending_chunks(wh, specs, skip)
-    base = read_base(wh)
     raw = pl.concat([c.select("address_text") for c in chunks]).unique().collect(engine="streaming") if chunks else pl.DataFrame(schema={"address_text": pl.String})
     results, candidates = match_texts(raw, base, read_decisions(wh), known)
     written, waiting, counts = 0, [], []
