@@ -155,6 +155,10 @@ def _stored_records(wh: Warehouse, record_ids: pl.Series) -> pl.DataFrame:
 
 
 def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, str], new: pl.DataFrame, gone: pl.DataFrame) -> PersonMasterUpdate:
+    # golden persons are read while the new records are resolved (the read decodes outside the GIL)
+    reader = ThreadPoolExecutor(max_workers=1)
+    golden_read = reader.submit(wh.read, *GOLDEN)
+    reader.shutdown(wait=False)
     by_system = {s: g["batch_id"].to_list() for (s,), g in new.group_by("source")}
     records = collect_person_records(wh, specs, batches=by_system)
     prepared = prepare_records(records).drop("_r")
@@ -190,7 +194,7 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
     if missing.height:
         stored = _stored_records(wh, missing["record_id"])
         their_records = pl.concat([their_records, stored], how="diagonal_relaxed")
-    golden = wh.read(*GOLDEN).join(touched, on="person_id", how="anti")
+    golden = golden_read.result().join(touched, on="person_id", how="anti")
     golden = derive_flags(pl.concat([golden, survivors(their_records, their_links, authority(specs))], how="diagonal_relaxed"))
     predicate = sql_in("batch_id", pl.concat([new.select("batch_id"), gone.select("batch_id")])["batch_id"].to_list())
     # links and records of the new and gone batches replaced in one commit each; the links of
