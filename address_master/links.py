@@ -271,12 +271,14 @@ def locate_texts(wh: Warehouse, texts: pl.Series) -> pl.DataFrame:
     """``address_text`` → ``address_id`` for raw texts whose normalised key the links already
     matched (accepted or decided); others get no row. Cheap: no parsing, one join per distinct
     text (reports use it to place rows that never reached silver, e.g. quarantined ones)."""
-    known = wh.read(LAYER, *ADDRESS_TEXTS)
+    known = wh.scan(LAYER, *ADDRESS_TEXTS)
     distinct = pl.DataFrame({"address_text": texts.cast(pl.String)}).unique().drop_nulls()
-    if known.height == 0 or distinct.height == 0:
+    if known is None or distinct.height == 0:
         return pl.DataFrame(schema={"address_text": pl.String, "address_id": pl.String})
     keyed = distinct.with_columns(normalize_address(pl.col("address_text")).alias("address_key"))
-    matched = known.filter(pl.col("decision") == "accept").select("address_key", "address_id")
+    # a filter on the keys wanted: the reader decodes the other columns of matching rows only
+    wanted = (pl.col("decision") == "accept") & pl.col("address_key").is_in(keyed["address_key"].drop_nulls().implode())
+    matched = known.filter(wanted).select("address_key", "address_id").collect()
     return keyed.join(matched, on="address_key", how="inner").select("address_text", "address_id")
 
 

@@ -251,3 +251,23 @@ def test_review_export_and_apply_round_trip(district, tmp_path):
     bad.write_csv(export)
     refused = runner.invoke(main, ["address", "review", "apply", str(export), "--warehouse", str(wh_root)])
     assert refused.exit_code != 0 and "not in the base" in refused.output
+
+
+def test_raw_texts_are_located_by_their_normalised_key_when_it_was_accepted(tmp_path):
+    """locate_texts (reports place quarantined rows with it): a raw text whose key the links
+    accepted gets that address; a key in review, an unknown one and an empty text get no row."""
+    from address_master.links import TEXT_RESULT, locate_texts
+    from address_master.parse import normalize_address
+    from warehouse.storage import Warehouse
+    from warehouse.tables import ADDRESS_TEXTS
+
+    wh = Warehouse(str(tmp_path / "wh"))
+    written = ["杭州市上城区望江路12号3幢1单元201室", "上城区清泰街8号"]
+    keys = pl.DataFrame({"t": written}).select(normalize_address(pl.col("t")))["t"].to_list()
+    texts = pl.DataFrame({"address_key": keys, "address_id": ["A1", "A2"], "building_id": ["B1", "B2"], "score": [1.0, 0.7],
+                          "method": ["exact", "fuzzy"], "decision": ["accept", "review"]}).select(TEXT_RESULT)
+    wh.write(texts, "address", *ADDRESS_TEXTS)
+    raw = pl.Series(["杭州市上城区望江路１２号３幢１单元２０１室", "杭州市 上城区望江路12号3幢1单元201室", "上城区清泰街8号", "没有的地址1号", None])
+    located = locate_texts(wh, raw).sort("address_text")
+    assert located.to_dicts() == [{"address_text": "杭州市 上城区望江路12号3幢1单元201室", "address_id": "A1"},
+                                  {"address_text": "杭州市上城区望江路１２号３幢１单元２０１室", "address_id": "A1"}]
