@@ -30,6 +30,10 @@ from pipelines.standardize import standardize, unmapped_columns
 from warehouse.storage import Warehouse, sql_in
 
 FILES_TABLE = "_files"
+# path, size and modification time → SHA-256 of the landing files as last seen: a file unchanged on
+# disk is not read again to tell whether it was ingested (a month of 电力 files: 0.3 s a run)
+FILE_HASHES_TABLE = "_file_hashes"
+FILE_HASHES_SCHEMA = {"file_path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "file_hash": pl.String}
 BATCHES_TABLE = "_batches"
 WITHDRAWN_TABLE = "_withdrawn"  # batches a data officer took back: batch_id, reason, withdrawn_at
 QUARANTINE_TABLE = "rows"
@@ -73,6 +77,22 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_hashes(wh: Warehouse, system: str, paths: list[Path]) -> dict[Path, str]:
+    """Each file's SHA-256, read again only when its path, size or modification time differs from
+    the last run's (:data:`FILE_HASHES_TABLE`, kept for the files in landing now)."""
+    cached = wh.read("bronze", system, FILE_HASHES_TABLE)
+    known = {(r["file_path"], r["size"], r["mtime_ns"]): r["file_hash"] for r in cached.iter_rows(named=True)} if cached.height else {}
+    rows = []
+    for path in paths:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        rows.append((*key, known.get(key) or file_sha256(path)))
+    if {r[:3] for r in rows} != set(known):
+        wh.write(pl.DataFrame(rows, schema=FILE_HASHES_SCHEMA, orient="row"), "bronze", system, FILE_HASHES_TABLE,
+                 mode="overwrite", schema_mode="overwrite")
+    return {path: row[3] for path, row in zip(paths, rows)}
 
 
 # names uploads carry while they are still being written (taken only once renamed)
@@ -150,8 +170,10 @@ def _ingest_bronze(spec: SourceSpec, landing_root: Path, wh: Warehouse, progress
         for row in seen.filter(pl.col("status") != "duplicate").iter_rows(named=True):
             first_seen.setdefault(row["file_hash"], row)
     log_rows: list[dict] = []
-    for path in landing_files(spec, landing_root):
-        digest = file_sha256(path)
+    paths = landing_files(spec, landing_root)
+    digests = file_hashes(wh, spec.system, paths)
+    for path in paths:
+        digest = digests[path]
         batch_id = f"{spec.system}-{digest[:16]}"
         entry = {"file_path": str(path), "file_name": path.name, "file_hash": digest, "batch_id": batch_id}
         if (digest, str(path)) in handled:

@@ -106,6 +106,30 @@ def test_changed_file_is_a_new_batch(landing, wh):
     assert bronze["_batch_id"].n_unique() == 2 and bronze.height == 3
 
 
+def test_a_file_unchanged_on_disk_is_not_read_again_and_a_rewritten_one_is(landing, wh, monkeypatch):
+    """Files already seen keep their hash while their size and modification time hold; a file
+    rewritten in place (same name, new bytes) is read again and ingested as a new batch."""
+    import os
+
+    import pipelines.ingest as ingest
+
+    hashed: list[str] = []
+    real = ingest.file_sha256
+    monkeypatch.setattr(ingest, "file_sha256", lambda path: hashed.append(path.name) or real(path))
+    day1 = _write_gongan(landing, "day1.csv", GONGAN_HEADER + GONGAN_ROWS[0])
+    _write_gongan(landing, "day2.csv", GONGAN_HEADER + GONGAN_ROWS[1])
+    assert ingest_bronze(get_spec("gongan"), landing, wh).rows == 2 and sorted(hashed) == ["day1.csv", "day2.csv"]
+    hashed.clear()
+    again = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert again.skipped == 2 and hashed == []
+    before = day1.stat().st_mtime_ns
+    _write_gongan(landing, "day1.csv", GONGAN_HEADER + GONGAN_ROWS[0].replace("13800000001", "13800000009"))  # same size, other bytes
+    os.utime(day1, ns=(before + 1_000_000, before + 1_000_000))
+    rewritten = ingest_bronze(get_spec("gongan"), landing, wh)
+    assert hashed == ["day1.csv"] and rewritten.rows == 1
+    assert wh.read("bronze", "gongan", "household_register")["_batch_id"].n_unique() == 3
+
+
 def test_unknown_extra_column_is_kept_in_bronze_and_reported(landing, wh):
     header = GONGAN_HEADER.rstrip("\n") + ",备注\n"
     rows = [r.rstrip("\n") + ",新增字段\n" for r in GONGAN_ROWS]
