@@ -142,12 +142,18 @@ def violated(expectation_type: str, kwargs: dict) -> pl.Expr | None:
     return None
 
 
-def _offending(suite: Suite, config) -> str:
+def _per_value_rule(suite: Suite, config) -> pl.Expr | None:
+    """A rule's per-row "broken" expression on the suite's frame (``None``: not a per-value rule,
+    or its column is absent)."""
     rule = violated(config.type, config.kwargs)
-    if rule is None or config.kwargs["column"] not in suite.frame.columns:
+    return None if rule is None or config.kwargs["column"] not in suite.frame.columns else rule
+
+
+def _offending(suite: Suite, config, broken: pl.DataFrame | None) -> str:
+    if broken is None:
         return "[]"
     value_column = (config.meta or {}).get("value_column") or config.kwargs["column"]
-    return offending_rows(suite.frame.filter(rule), value_column, suite.locators)
+    return offending_rows(broken, value_column, suite.locators)
 
 
 def run_suite(suite: Suite, run_id: str, batch_id: str | None = None) -> pl.DataFrame:
@@ -171,7 +177,10 @@ def run_suite(suite: Suite, run_id: str, batch_id: str | None = None) -> pl.Data
         config = res.expectation_config
         result = res.result or {}
         observed = result.get("observed_value")
-        counts = _row_counts(suite, config, bool(res.success)) if compressed else None
+        rule = _per_value_rule(suite, config)
+        # the rows breaking a failed per-value rule, filtered once for both counts and examples
+        broken = suite.frame.filter(rule) if rule is not None and not res.success else None
+        counts = _row_counts(suite, rule, broken) if compressed else None
         rows.append(
             {
                 "run_id": run_id,
@@ -187,20 +196,19 @@ def run_suite(suite: Suite, run_id: str, batch_id: str | None = None) -> pl.Data
                 "unexpected_percent": counts[2] if counts else result.get("unexpected_percent"),
                 "examples": json.dumps(result.get("partial_unexpected_list", [])[:5], ensure_ascii=False, default=str),
                 "validated_at": now,
-                "offending": "[]" if res.success else _offending(suite, config),
+                "offending": _offending(suite, config, broken),
             }
         )
     return pl.DataFrame(rows, schema=RESULT_SCHEMA)
 
 
-def _row_counts(suite: Suite, config, passed: bool) -> tuple[int, int, float] | None:
+def _row_counts(suite: Suite, rule: pl.Expr | None, broken: pl.DataFrame | None) -> tuple[int, int, float] | None:
     """Rows, rows breaking a per-value rule and their share (%), counted on the suite's frame
-    (a rule that passed on every distinct value holds on every row: none is counted)."""
-    rule = violated(config.type, config.kwargs)
-    if rule is None or config.kwargs["column"] not in suite.frame.columns:
+    (a rule that passed on every distinct value holds on every row: ``broken`` is then None)."""
+    if rule is None:
         return None
     rows = suite.frame.height
-    bad = int(suite.frame.select(rule.sum()).item()) if rows and not passed else 0
+    bad = broken.height if broken is not None else 0
     return rows, bad, 100 * bad / rows if rows else 0.0
 
 
