@@ -134,14 +134,16 @@ def _rules(links: pl.DataFrame) -> pl.DataFrame:
     return links.group_by("rule").len().sort("len", "rule", descending=[True, False])
 
 
-def _neighbourhood(wh: Warehouse, new: pl.DataFrame, gone_records: pl.DataFrame) -> pl.DataFrame:
-    """Stored records that share a block with a new record, and every record of their people."""
+def _neighbourhood(wh: Warehouse, new: pl.DataFrame, gone_records: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """Stored records that share a block with a new record, and every record of their people
+    (``links``: the stored links; those of new batches may be left out, as their records are not
+    stored yet)."""
     keys = sorted({c for block in BLOCKS for c in block})
     stored = wh.scan(*PERSON_RECORDS).select("record_id", *keys).collect()
     near = pl.concat(
         [stored.join(new.select(block).drop_nulls().unique(), on=block, how="semi").select("record_id") for block in BLOCKS]
     ).unique()
-    links = wh.scan(*PERSON_LINKS).select("record_id", "person_id").collect()
+    links = links.select("record_id", "person_id")
     people = links.join(near, on="record_id", how="semi").select("person_id").unique()
     members = links.join(people, on="person_id", how="semi").join(gone_records, on="record_id", how="anti")
     return members
@@ -166,7 +168,7 @@ def _incremental(wh: Warehouse, specs: dict[str, SourceSpec], state: dict[str, s
     # the end): they are redone, not kept
     old_links = wh.read(*PERSON_LINKS).join(new, on=["source", "batch_id"], how="anti")
     gone_links = old_links.join(gone, on=["source", "batch_id"], how="semi")
-    members = _neighbourhood(wh, prepared, gone_links.select("record_id"))
+    members = _neighbourhood(wh, prepared, gone_links.select("record_id"), old_links)
     known = _stored_records(wh, members["record_id"])
     neighbourhood = pl.concat([known, prepared], how="diagonal_relaxed").sort("record_id")
     neighbourhood = neighbourhood.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"))

@@ -9,7 +9,8 @@
    one new day of 电力), then what the landing sensors and automation run for them — the two
    systems' bronze/silver and every asset downstream — processed incrementally.
 
-Each run executes in a child process; memory is sampled from /proc every 0.2 s over the whole
+Each run executes in a child process, after the dirty pages of the previous one are flushed to
+disk (``os.sync``: a next day comes a day after the last run, not seconds after it); memory is sampled from /proc every 0.2 s over the whole
 process tree (the run and its step processes): the peak of the sum, and each step's own peak.
 Step times come from the run's Dagster events; rows written per gold table from
 ``quality/results/publishes``. Results: a Markdown table on stdout and ``<out>/results.json``.
@@ -41,6 +42,13 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
     env = {**os.environ, "DAGSTER_HOME": str(args.home), "ENTERONCE_WAREHOUSE": str(args.out / "warehouse"),
            "ENTERONCE_LANDING": str(args.data / "landing"), "ENTERONCE_REPORTS": str(args.out / "reports"),
            "ENTERONCE_NODES": str(args.out / "no-nodes.yaml")}
+    # the previous run's and the generator's writes are flushed to disk first: a next day comes a
+    # day after the last run, not seconds after it, and the kernel writing back gigabytes of an
+    # earlier run's dirty pages during the timed one cost it about 3 s (measured, 2026-12-07)
+    flushed = time.perf_counter()
+    os.sync()
+    flush_seconds = time.perf_counter() - flushed
+    kernel_before = kernel_stalls()
     started = time.perf_counter()
     select = ["--systems", ",".join(systems)] if systems else []
     proc = subprocess.Popen([sys.executable, __file__, "--child", "--out", str(args.out), *select], cwd=ROOT, env=env, stdout=subprocess.PIPE)
@@ -66,15 +74,30 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
     stop.set()
     sampler.join()
     seconds = time.perf_counter() - started
+    stalls = {k: v - kernel_before.get(k, 0) for k, v in kernel_stalls().items()}
     child = json.loads(out.decode().strip().splitlines()[-1])
     steps = {k: {**v, "peak_rss_gib": round(per_pid.get(v.get("pid", -1), 0) / 2**30, 2)} for k, v in child["steps"].items()}
     names = {v.get("pid"): k for k, v in child["steps"].items()}
     at_peak_gib = {names.get(p, "run, forkserver and other processes"): 0.0 for p in at_peak}
     for p, size in at_peak.items():
         at_peak_gib[names.get(p, "run, forkserver and other processes")] += size / 2**30
-    return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "report_seconds": child.get("report_seconds"), "success": child["success"],
+    return {"run": label, "seconds": round(seconds, 1), "run_seconds": child["run_seconds"], "report_seconds": child.get("report_seconds"), "flush_before_seconds": round(flush_seconds, 1), "success": child["success"],
             "peak_rss_tree_gib": round(peak_total / 2**30, 2), "peak_pss_tree_gib": round(peak_pss / 2**30, 2),
-            "pss_at_peak_gib": {k: round(v, 2) for k, v in at_peak_gib.items()}, "steps": steps, "gold": child["gold"]}
+            "pss_at_peak_gib": {k: round(v, 2) for k, v in at_peak_gib.items()}, "kernel_stalls": stalls, "steps": steps, "gold": child["gold"]}
+
+
+# Times from one run to the next vary by a fifth on this virtual machine; these counters say
+# whether the kernel made the run's allocations wait (reclaiming page cache, compacting memory)
+STALL_COUNTERS = ("allocstall_movable", "allocstall_normal", "compact_stall", "thp_fault_alloc")
+
+
+def kernel_stalls() -> dict[str, int]:
+    """The kernel's counts of allocations that waited for reclaim or compaction (/proc/vmstat)."""
+    try:
+        rows = dict(line.split() for line in Path("/proc/vmstat").read_text().splitlines())
+    except OSError:
+        return {}
+    return {k: int(rows[k]) for k in STALL_COUNTERS if k in rows}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -137,6 +160,8 @@ def markdown(results: list[dict]) -> str:
     lines = []
     for r in results:
         lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run, then {r.get('report_seconds', '–')} s for its quality report), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB (PSS, shared pages once: {r.get('peak_pss_tree_gib', '–')} GiB), success {r['success']}\n")
+        if r.get("kernel_stalls"):
+            lines.append("Allocations the kernel made wait (/proc/vmstat, over the run): " + ", ".join(f"{k} {v}" for k, v in r["kernel_stalls"].items()) + "\n")
         if r.get("pss_at_peak_gib"):
             lines.append("PSS at the peak: " + ", ".join(f"{k} {v} GiB" for k, v in sorted(r["pss_at_peak_gib"].items(), key=lambda kv: -kv[1])) + "\n")
         lines.append("| step | seconds | peak RSS GiB |\n|---|---:|---:|")
