@@ -10,10 +10,10 @@
    systems' bronze/silver and every asset downstream — processed incrementally.
 
 Each run executes in a child process, after the dirty pages of the previous one are flushed to
-disk (``os.sync``: a next day comes a day after the last run, not seconds after it); memory is sampled from /proc every 0.2 s over the whole
-process tree (the run and its step processes): the peak of the sum, and each step's own peak.
-Step times come from the run's Dagster events; rows written per gold table from
-``quality/results/publishes``. Results: a Markdown table on stdout and ``<out>/results.json``.
+disk (``os.sync``: a next day comes a day after the last run, not seconds after it); memory is
+sampled from /proc every 0.2 s over the whole process tree (the run and its step processes): the
+peak of the sum, and each step's own peak. Step times come from the run's Dagster events; rows
+written per gold table from ``quality/results/publishes``. Results: a Markdown table on stdout and ``<out>/results.json``.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
            "ENTERONCE_LANDING": str(args.data / "landing"), "ENTERONCE_REPORTS": str(args.out / "reports"),
            "ENTERONCE_NODES": str(args.out / "no-nodes.yaml")}
     # the previous run's and the generator's writes are flushed to disk first: a next day comes a
-    # day after the last run, not seconds after it, and the kernel writing back gigabytes of an
-    # earlier run's dirty pages during the timed one cost it about 3 s (measured, 2026-12-07)
+    # day after the last run, not seconds after it (the write-back of a 5 GB lake copied just
+    # before a next day cost that run about 3 s, 2026-12-07)
     flushed = time.perf_counter()
     os.sync()
     flush_seconds = time.perf_counter() - flushed
@@ -88,11 +88,13 @@ def run_job(args: argparse.Namespace, label: str, systems: list[str] | None = No
 
 # Times from one run to the next vary by a fifth on this virtual machine; these counters say
 # whether the kernel made the run's allocations wait (reclaiming page cache, compacting memory)
+# and how many transparent huge pages it faulted in
 STALL_COUNTERS = ("allocstall_movable", "allocstall_normal", "compact_stall", "thp_fault_alloc")
 
 
 def kernel_stalls() -> dict[str, int]:
-    """The kernel's counts of allocations that waited for reclaim or compaction (/proc/vmstat)."""
+    """The kernel's counts of allocations that waited for reclaim or compaction, and of huge
+    page faults (/proc/vmstat)."""
     try:
         rows = dict(line.split() for line in Path("/proc/vmstat").read_text().splitlines())
     except OSError:
@@ -161,7 +163,7 @@ def markdown(results: list[dict]) -> str:
     for r in results:
         lines.append(f"\n**{r['run']}**: {r['seconds']} s wall ({r['run_seconds']} s in the run, then {r.get('report_seconds', '–')} s for its quality report), peak RSS of the process tree {r['peak_rss_tree_gib']} GiB (PSS, shared pages once: {r.get('peak_pss_tree_gib', '–')} GiB), success {r['success']}\n")
         if r.get("kernel_stalls"):
-            lines.append("Allocations the kernel made wait (/proc/vmstat, over the run): " + ", ".join(f"{k} {v}" for k, v in r["kernel_stalls"].items()) + "\n")
+            lines.append("Kernel memory counters over the run (/proc/vmstat): " + ", ".join(f"{k} {v}" for k, v in r["kernel_stalls"].items()) + "\n")
         if r.get("pss_at_peak_gib"):
             lines.append("PSS at the peak: " + ", ".join(f"{k} {v} GiB" for k, v in sorted(r["pss_at_peak_gib"].items(), key=lambda kv: -kv[1])) + "\n")
         lines.append("| step | seconds | peak RSS GiB |\n|---|---:|---:|")
