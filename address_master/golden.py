@@ -20,6 +20,10 @@ from pipelines.sources import all_specs
 
 IDENTITY_FIELDS = {"name": "name", "id_number": "id18", "birth_date": "birth", "sex": "sex_norm"}
 RECENT_FIELDS = {"phone": "phone", "address_id": "room_key", "building_id": "building_key", "living_status": "living_status"}
+FACT_FIELDS = ["household_no", "relation_to_head", "disability_type", "disability_grade", "assistance_type"]
+# what survivorship reads of a prepared record; the rest (address texts, name and pinyin keys …)
+# served the resolution and is not carried through its joins and sorts
+SURVIVOR_INPUTS = {"record_id", "source", "ingested_at", "id_valid", *IDENTITY_FIELDS.values(), *RECENT_FIELDS.values(), *FACT_FIELDS}
 
 
 def _rank(order: list[str]) -> pl.Expr:
@@ -32,6 +36,7 @@ def _survivors(frame: pl.DataFrame, fields: dict[str, str], by: list[pl.Expr], d
     One sort for all the fields; record_id last: two records equal on every criterion still give
     one answer every run."""
     fields = {out: col for out, col in fields.items() if col in frame.columns}
+    frame = frame.select("person_id", "record_id", "source", *[e.meta.output_name() for e in by], *dict.fromkeys(fields.values()))
     ordered = frame.sort([pl.col("person_id"), *by, pl.col("record_id")], descending=[False, *descending, False], nulls_last=True)
     return ordered.group_by("person_id", maintain_order=True).agg(
         expr
@@ -54,7 +59,8 @@ def survivors(prepared: pl.DataFrame, links: pl.DataFrame, order: list[str] | No
     """Per person, what only that person's own records decide: surviving fields, their sources,
     the facts the records carry. ``prepared`` must hold every record of each person in ``links``."""
     order = order if order is not None else authority(all_specs())
-    rec = prepared.join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
+    rec = prepared.select([c for c in prepared.columns if c in SURVIVOR_INPUTS])
+    rec = rec.join(links.select("record_id", "person_id", "rule"), on="record_id").sort("record_id")
     rec = rec.with_columns(
         _rank(order).alias("_rank"),
         # only IDs that placed their record count: a valid ID the resolver set aside (someone
