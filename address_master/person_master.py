@@ -20,7 +20,7 @@ normal day brings a few thousand new records, so an update
 A full resolve runs when there is nothing stored yet, when the address links or the authority
 order changed (every record's place or every survivor may differ), when data officers' review
 decisions changed (:mod:`address_master.person_review`), or when asked for
-(``enteronce persons rebuild``, or the asset's ``full_resolve`` config): any existing record
+(``enteronce persons re-resolve``, or the asset's ``full_resolve`` config): any existing record
 may then move to another person.
 """
 

@@ -107,8 +107,8 @@ def build_persons(wh: Warehouse, aged_at_least: int | None = None) -> pl.DataFra
     """Golden persons with the corrections collected from the nodes applied (field authority, then
     time); ``aged_at_least``: only those of that age or more, once corrected."""
     corrections = _silver(wh, CORRECTIONS, "corrections")
-    scan = wh.scan("person", "golden", "persons")
-    if aged_at_least is None or scan is None:
+    scan = wh.scan("person", "golden", "persons") if aged_at_least is not None else None
+    if scan is None:
         golden = wh.read("person", "golden", "persons")
     else:  # the others are not read: only a correction (of a birth date) can change an age
         corrected = corrections.get_column("person_id", default=pl.Series("person_id", [], pl.String))
