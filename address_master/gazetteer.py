@@ -21,7 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
-from pipelines.reference import CODE_LENGTHS, LEVEL_NAMES, LEVEL_OF_LENGTH, country_divisions, legacy_divisions
+from pathlib import Path
+
+from pipelines import reference
+from pipelines.reference import (
+    CODE_LENGTHS, COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV, LEVEL_NAMES, LEVEL_OF_LENGTH, built_once, country_divisions,
+    legacy_divisions,
+)
 
 # Suffixes that may be left out when writing a division's name, by level; the longest first.
 SUFFIXES = {
@@ -74,6 +80,7 @@ class Gazetteer:
     by_name: dict[str, tuple[str, ...]]  # any name (official, short, legacy) → codes
     official: frozenset[tuple[str, str]]  # (name, code) where the name is written in full (official or legacy)
     names: dict[str, str]  # code → the name to report (a municipality's city is the municipality)
+    longest: int  # characters in the longest name
 
     def candidates(self, text: str, levels: Iterable[int]) -> list[str]:
         """Codes of the divisions at ``levels`` that ``text`` names."""
@@ -90,13 +97,16 @@ class Gazetteer:
         return _resolve(self, mentions, home)
 
     def named_within(self, code: str, text: str) -> tuple[str, str] | None:
-        """The division under ``code`` (a street or community) whose name ``text`` starts with, the
-        longest name first: (level name, name as written), or None."""
-        found = None
-        for name, child in _children(self).get(code, {}).get(text[:2], ()):
-            if text.startswith(name) and (found is None or len(name) > len(found[1])):
-                found = (LEVEL_OF_LENGTH[len(child)], name)
-        return found
+        """The division under ``code`` (a city, district or street) that is a street or community
+        whose name ``text`` starts with, the longest name first: (level name, name as written), or None."""
+        if len(code) not in (4, 6, 9):
+            return None
+        for end in range(min(len(text), self.longest), 1, -1):  # each prefix of the text, the longest first
+            name = text[:end]
+            child = next((c for c in self.by_name.get(name, ()) if len(c) >= 9 and len(c) > len(code) and c.startswith(code)), None)
+            if child is not None:
+                return LEVEL_OF_LENGTH[len(child)], name
+        return None
 
     def chain(self, code: str | None) -> dict[str, str | None]:
         """Names of ``code`` and its parents by level (province … community)."""
@@ -117,7 +127,11 @@ LEVEL_OF_CODE = {length: level for level, length in CODE_LENGTHS.items()}  # cod
 
 @functools.cache
 def gazetteer() -> Gazetteer:
-    """The gazetteer of the shipped division tables (built once per process)."""
+    """The gazetteer of the shipped division tables (built once, then loaded: :func:`built_once`)."""
+    return built_once("gazetteer", _build_gazetteer, [Path(__file__), Path(reference.__file__), COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV])
+
+
+def _build_gazetteer() -> Gazetteer:
     table = country_divisions()
     rows = table.select("code", "name", "level").to_dicts()
     by_name: dict[str, set[str]] = {}
@@ -144,7 +158,7 @@ def gazetteer() -> Gazetteer:
         official.add((r["old_name"], r["new_code"]))
         for alias in {r["old_name"], *short_names(r["old_name"], level)}:
             by_name.setdefault(alias, set()).add(r["new_code"])
-    return Gazetteer({k: tuple(sorted(v)) for k, v in by_name.items()}, frozenset(official), names)
+    return Gazetteer({k: tuple(sorted(v)) for k, v in by_name.items()}, frozenset(official), names, max(map(len, by_name)))
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -174,19 +188,6 @@ def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -
         return None, tuple(False for _ in mentions)
     agree = tuple(any(code.startswith(c) for c in codes) for codes in options)
     return code, agree
-
-
-@functools.cache
-def _children(gaz: Gazetteer) -> dict[str, dict[str, list[tuple[str, str]]]]:
-    """Every name of every street and community, under each of its parents (district, city,
-    street), by the name's first two characters (a city has thousands: look up, don't scan)."""
-    out: dict[str, dict[str, list[tuple[str, str]]]] = {}
-    for name, codes in gaz.by_name.items():
-        for code in codes:
-            if len(code) >= 9 and len(name) >= 2:
-                for parent in {code[:4], code[:6], code[:9]} - {code}:
-                    out.setdefault(parent, {}).setdefault(name[:2], []).append((name, code))
-    return out
 
 
 def _common_prefix(a: str, b: str) -> str:

@@ -47,6 +47,7 @@ _COMMUNITY_SUFFIX = r"(?:社区居民委员会|社区居委会|社区|居民委�
 _DISTRICT_SUFFIX = r"(?:区|县|市)"
 _BUILDING_MARK = r"(?:幢|栋|号楼|座|#)"  # written after a building number
 _BUILDING_WORD = r"(?:幢|栋|号楼|座|#|号)"  # … or 号 where a unit follows
+_PLACE_WORDS = r"[镇乡村]|工业|开发区|园区"  # in a "road" the deterministic path found: a place before the road
 _NOISE = r"^(?:中国|中华人民共和国)|(?:地址|住址|现住址|居住地|地点)[:：]?|附近|旁边|对面|门口"
 
 
@@ -176,19 +177,20 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
     ("…巷79号…", no division written), or a compound of the base with its building ("…小区9幢…"),
     is clean too: a name the base knows is not a place name that merely ends like a road.
     ``learned``: what runs the learned path (default: here, in this process; see :class:`TextParsers`)."""
-    head = _standard_head(df, column)
+    work = _parse_unit_block(_standard_head(df, column))
     text = df[column].cast(pl.String).alias("_text")
-    # clean: a division of the hub's province resolved from the left, then a road and its number right after it
-    clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null()
-    if base is None:  # clean is known before the building block is parsed: the learned path starts now
-        flags, todo, pending = _start_learned(head, text, clean, home, learned)
-        fast = _standard_tail(head)
-    else:
+    # clean: a division of the hub's province resolved from the left, then a road and its number
+    # right after it, a road name with no place word in it (what precedes a road that no division
+    # table holds — 龙港镇松阳路, 东洲工业园东望路 — is read by the learned path), and a tail read to its end
+    plain_road = ~pl.col("road").str.contains(_PLACE_WORDS)
+    clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null() & plain_road
+    if base is not None:
         home = home or home_of(base)
         known = lambda field: pl.col(field).is_in(base[field].drop_nulls().unique().implode())  # noqa: E731
         clean = clean | (pl.col("road_no").is_not_null() & known("road")) | (pl.col("road").is_null() & pl.col("building").is_not_null() & known("compound"))
-        fast = _standard_tail(head)
-        flags, todo, pending = _start_learned(fast, text, clean, home, learned)
+    fast = _infer_divisions(work)
+    flags, todo, pending = _start_learned(fast, text, clean & pl.col("_tail_read"), home, learned)
+    fast = fast.select(FIELDS)
     if pending is None:
         return fast
     parsed = pending().with_columns(todo.alias("_text"))
@@ -403,15 +405,17 @@ def _parse_unit_block(work: pl.DataFrame) -> pl.DataFrame:
     compound = pl.when(pl.col("_block").is_not_null()).then(
         pl.col("rest").str.slice(0, pl.col("rest").str.len_chars() - pl.col("_block").str.len_chars())
     ).otherwise(pl.col("rest"))
+    # read to its end: no number or letter is left outside the block (气象局7楼1029, 美都广场C座1391 are not)
+    tail_read = ~compound.fill_null("").str.contains(r"[0-9A-Za-z]")
     compound = compound.str.replace_all(r"^[\-号#]+|[\-#]+$", "")
     has_words = compound.str.contains(r"[\p{Han}A-Z]")
-    work = work.with_columns(pl.when(has_words).then(compound).alias("compound"))
-    # Numbers as canonical text without leading zeros; floor from the room when not written.
+    work = work.with_columns(pl.when(has_words).then(compound).alias("compound"), tail_read.alias("_tail_read"))
+    # Numbers as canonical text without leading zeros. A floor is reported only where it is written
+    # (null where absent): 301室 is on the third floor by custom, not by what the address says.
     work = work.with_columns(
         [pl.col(f).cast(pl.Int64, strict=False).cast(pl.String).alias(f) for f in ("building", "unit", "floor", "room", "road_no")]
     )
-    derived_floor = pl.when(pl.col("room").str.len_chars() >= 3).then(pl.col("room").str.slice(0, pl.col("room").str.len_chars() - 2))
-    return work.with_columns(pl.coalesce("floor", derived_floor).alias("floor")).drop("_block")
+    return work.drop("_block")
 
 
 _DIVISION_CODE = pl.coalesce("community_code", "street_code", "district_code", "city_code", "_prov_code")  # the deepest resolved

@@ -82,7 +82,19 @@ def _klass(token: str) -> str:
 
 @functools.cache
 def _automaton():
-    """Aho–Corasick automaton over every division name (pyahocorasick): name → levels it names."""
+    """Aho–Corasick automaton over every division name (pyahocorasick): name → levels it names
+    (built once, then loaded: :func:`pipelines.reference.built_once`)."""
+    import ahocorasick
+
+    from address_master import gazetteer as gazetteer_module
+    from pipelines import reference
+
+    inputs = [Path(__file__), Path(gazetteer_module.__file__), Path(reference.__file__), Path(ahocorasick.__file__),
+              reference.COUNTRY_CSV, reference.DIVISIONS_CSV, reference.LEGACY_CSV]
+    return reference.built_once("division-automaton", _build_automaton, inputs)
+
+
+def _build_automaton():
     import ahocorasick
 
     from address_master.gazetteer import LEVEL_OF_CODE, gazetteer

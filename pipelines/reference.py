@@ -4,9 +4,18 @@ five levels, the whole country to street level, and the names replaced since 200
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
+
+T = TypeVar("T")
 
 DIVISIONS_CSV = Path(__file__).parent / "reference" / "zhejiang_divisions.csv"
 COUNTRY_CSV = Path(__file__).parent / "reference" / "china_divisions.csv"
@@ -65,3 +74,40 @@ def district_communities(district_code: str) -> pl.DataFrame:
         pl.col(f"{level}_code").replace_strict(names, default=None).alias(f"{level}_name")
         for level in ("province", "city", "district", "street", "community")
     ).sort("community_code")
+
+
+def cache_dir() -> Path:
+    """Where structures built from the reference tables are kept between processes:
+    ``$ENTERONCE_CACHE_DIR``, else ``$XDG_CACHE_HOME/enteronce`` (``~/.cache/enteronce``)."""
+    if os.environ.get("ENTERONCE_CACHE_DIR"):
+        return Path(os.environ["ENTERONCE_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "enteronce"
+
+
+def built_once(name: str, build: Callable[[], T], inputs: list[Path]) -> T:
+    """``build()``, kept as a pickle across processes until one of ``inputs`` changes (their bytes,
+    and the Python version, make the key: list the code that builds it among them). A process that
+    starts then loads in a fraction of the build time (the gazetteer: 0.5 → 0.1 s). A cache that
+    cannot be read or written is built around, never an error."""
+    digest = hashlib.sha256(sys.version.encode())
+    for path in inputs:
+        digest.update(Path(path).read_bytes())
+    try:
+        file = cache_dir() / f"{name}-{digest.hexdigest()[:20]}.pickle"
+        with file.open("rb") as f:
+            return pickle.load(f)
+    except Exception:  # absent, unreadable, no home, or from an incompatible build: build it anew
+        pass
+    value = build()
+    try:
+        file = cache_dir() / f"{name}-{digest.hexdigest()[:20]}.pickle"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=file.parent, prefix=f".{name}-", delete=False) as tmp:
+            pickle.dump(value, tmp, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp.name, file)  # whole or not at all, whoever reads it at the same time
+        for stale in file.parent.glob(f"{name}-*.pickle"):
+            if stale != file:
+                stale.unlink(missing_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
+        pass
+    return value

@@ -41,9 +41,9 @@ def _check(text: str, **expected):
         ("上城區東坡路１２號湖濱花園３幢２單元３０１室", dict(district="上城区", road="东坡路", road_no="12", compound="湖滨花园", building="3", unit="2", room="301")),
         # building words: 号楼 / 栋 / 幢 / 座 and shorthand
         ("西湖区文三路90号东部软件园3号楼5层", dict(compound="东部软件园", building="3", floor="5", room=None)),
-        ("上城区秋涛路242号近江家园5栋2单元1102", dict(compound="近江家园", building="5", unit="2", room="1102", floor="11")),
+        ("上城区秋涛路242号近江家园5栋2单元1102", dict(compound="近江家园", building="5", unit="2", room="1102", floor=None)),
         ("上城区秋涛路242号近江家园B座1201室", dict(road_no="242", room="1201")),
-        ("上城区秋涛路242号近江家园3-2-301", dict(building="3", unit="2", room="301", floor="3")),
+        ("上城区秋涛路242号近江家园3-2-301", dict(building="3", unit="2", room="301", floor=None)),
         ("上城区秋涛路242号近江家园3幢2-301", dict(building="3", unit="2", room="301")),
         ("上城区秋涛路242号近江家园3幢301室", dict(building="3", unit=None, room="301")),
         # floor words
@@ -54,6 +54,20 @@ def _check(text: str, **expected):
     ],
 )
 def test_parse_variants(text, expected):
+    _check(text, **expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a tail the deterministic path cannot read to its end: it would keep 气象局7楼1029 as the compound
+        ("上城区钱江路332号气象局7楼1029", dict(road="钱江路", compound="气象局", floor="7", room="1029")),
+        ("浙江省杭州市拱墅区莫干山路1744号美都广场C座1391", dict(compound="美都广场", building="C", room="1391")),
+        # a place no division table holds before the road: it would take 东洲工业园东望路 for the road
+        ("浙江省富阳市东洲工业园东望路46号润达物流", dict(road="东望路", road_no="46")),
+    ],
+)
+def test_texts_the_deterministic_path_cannot_finish_go_the_learned_path(text, expected):
     _check(text, **expected)
 
 

@@ -185,3 +185,38 @@ def test_learned_texts_shared_out_to_a_second_process_parse_alike():
         assert parsers.pieces_by_workers > 0 and parsers.pieces_here > 0
     assert texts.len() > LEARNED_FLOOR and shared.height == texts.len()
     assert shared.sort("text").equals(alone.select(shared.columns).sort("text"))
+
+
+def test_reference_structures_are_built_once_and_rebuilt_when_an_input_changes(tmp_path, monkeypatch):
+    from pipelines.reference import built_once
+
+    monkeypatch.setenv("ENTERONCE_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "table.csv"
+    source.write_text("a\n1\n", encoding="utf-8")
+    builds: list[str] = []
+
+    def build() -> dict:
+        builds.append(source.read_text(encoding="utf-8"))
+        return {"rows": source.read_text(encoding="utf-8").splitlines()[1:]}
+
+    assert built_once("t", build, [source]) == {"rows": ["1"]}
+    assert built_once("t", build, [source]) == {"rows": ["1"]} and len(builds) == 1  # loaded, not built
+    source.write_text("a\n2\n", encoding="utf-8")
+    assert built_once("t", build, [source]) == {"rows": ["2"]} and len(builds) == 2  # its input changed
+    assert len(list((tmp_path / "cache").glob("t-*.pickle"))) == 1  # the stale one is gone
+    # a cache that cannot be read or written is built around
+    (tmp_path / "cache" / next((tmp_path / "cache").glob("t-*.pickle")).name).write_bytes(b"not a pickle")
+    assert built_once("t", build, [source]) == {"rows": ["2"]}
+    monkeypatch.setenv("ENTERONCE_CACHE_DIR", str(source))  # a file: no directory can be made there
+    assert built_once("t", build, [source]) == {"rows": ["2"]}
+
+
+def test_a_street_or_community_named_inside_a_text_is_found_under_its_division_only():
+    gaz = gazetteer()
+    # a street of 330102 whose name no other division has
+    street = next(c for c, n in gaz.names.items() if len(c) == 9 and c.startswith("330102") and n.endswith("街道") and gaz.by_name[n] == (c,))
+    name = gaz.names[street]
+    assert gaz.named_within("330102", name + "某某小区") == ("street", name)
+    assert gaz.named_within("3301", name + "某某小区") == ("street", name)  # under its city too
+    assert gaz.named_within("330106", name + "某某小区") is None  # not under another district
+    assert gaz.named_within("33", name) is None  # a province is not searched
