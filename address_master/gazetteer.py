@@ -96,14 +96,13 @@ class Gazetteer:
         and for each mention whether it named that division or one of its parents."""
         return _resolve(self, mentions, home)
 
-    def named_within(self, code: str, text: str) -> tuple[str, str] | None:
-        """The division under ``code`` (a city, district or street) that is a street or community
-        whose name ``text`` starts with, the longest name first: (level name, name as written), or None."""
-        if len(code) not in (4, 6, 9):
-            return None
+    def named_within(self, code: str, text: str, lengths: tuple[int, ...] = (9, 12)) -> tuple[str, str] | None:
+        """The division under ``code`` whose name ``text`` starts with, the longest name first, among
+        divisions whose code has one of ``lengths`` (default: streets and communities): (level name,
+        name as written), or None."""
         for end in range(min(len(text), self.longest), 1, -1):  # each prefix of the text, the longest first
             name = text[:end]
-            child = next((c for c in self.by_name.get(name, ()) if len(c) >= 9 and len(c) > len(code) and c.startswith(code)), None)
+            child = next((c for c in self.by_name.get(name, ()) if len(c) in lengths and len(c) > len(code) and c.startswith(code)), None)
             if child is not None:
                 return LEVEL_OF_LENGTH[len(child)], name
         return None
@@ -171,7 +170,9 @@ def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -
     for codes in options:
         for code in codes:
             # the mentions that name this division or one of its parents, then depth, then nearness to the hub
-            support = sum(max((w for other, w in ws.items() if code.startswith(other)), default=0.0) for ws in weights)
+            # (a mention counts with its weight for the deepest division it may name on the way to this
+            # one: 金华 names 金华市 in full and 金华县, now 金东区, only by a legacy short name)
+            support = sum(max(((len(other), w) for other, w in ws.items() if code.startswith(other)), default=(0, 0.0))[1] for ws in weights)
             near = len(_common_prefix(code, home))
             # the hub's own province is the likelier one where a name is ambiguous (龙港镇 … or 温州's)
             support = round(support + (HOME_BONUS if home and near >= 2 else 0.0), 3)

@@ -295,21 +295,28 @@ def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
                 mentions.append((field, span.text))
             elif field is not None:
                 first.setdefault(field, span.text)
-            if field not in DIVISION_FIELDS:
+            if field not in DIVISION_FIELDS and field != "road":  # roads are named after places (北京路, 西湖大道)
                 others.append(span.text)
-        code, _ = gaz.resolve(tuple(mentions), home)
-        # a street or community name the tagger took for part of a compound (钟管镇工业园区, 佛堂恒安里小区)
-        # or for noise: looked for under what the address resolved to, so it cannot come from elsewhere
-        for _ in range(2):
-            if code is None or len(code) >= 12:
-                break
-            inner = next((hit for t in others if (hit := gaz.named_within(code, t))), None)
-            if inner is None:
-                break
-            deeper, _ = gaz.resolve((*mentions, inner), home)
-            if deeper is None or len(deeper) <= len(code):
-                break
-            mentions.append(inner)
+        code, agree = gaz.resolve(tuple(mentions), home)
+        # Division names the tagger took for the start of another span (柯桥联合市场, 钟管镇工业园区,
+        # 佛堂恒安里小区) or wrote unreadably (永康五), looked for under what the address resolved to, so
+        # they cannot come from elsewhere: first a county (under the city or province resolved, else the
+        # hub's province), then a street and a community. A name found is cut from its span.
+        unread = [text for (_, text), agreed in zip(mentions, agree) if not agreed]
+        texts = unread + others
+        for lengths in ((6,), (9, 12), (9, 12)):
+            within = code or (home[:2] if lengths == (6,) else None)
+            if not within or len(within) >= 12 or (lengths == (6,) and len(within) >= 6):
+                continue
+            searched = range(len(texts)) if lengths == (6,) else range(len(unread), len(texts))  # a street: in other spans only
+            hit = next(((i, found) for i in searched if (found := gaz.named_within(within, texts[i], lengths))), None)
+            if hit is None:
+                continue
+            deeper, _ = gaz.resolve((*mentions, hit[1]), home)
+            if deeper is None or len(deeper) <= len(within):
+                continue
+            mentions.append(hit[1])
+            texts[hit[0]] = texts[hit[0]][len(hit[1][1]):]
             code = deeper
         row = {**gaz.chain(code), "division_code": code}
         row.update({f: (number(first.get(f)) if f in NUMBER_FIELDS else first.get(f)) for f in ("road", "compound", *NUMBER_FIELDS)})

@@ -76,6 +76,23 @@ def test_a_name_that_is_no_division_is_not_reported_as_one():
     assert resolve(("community", "不存在社区")) is None
     # contradicting names: the ones written in full win over a short one
     assert resolve(("city", "杭州市"), ("district", "西湖区"), ("street", "龙山")) == "330106"
+    # a city does not fall to the county whose legacy short name it shares (金华县 → 金东区, 绍兴县 → 柯桥区)
+    assert resolve(("city", "金华市")) == "3307" and resolve(("city", "绍兴")) == "3306"
+    assert resolve(("city", "金华"), ("district", "永康")) == "330784"
+
+
+@pytest.mark.parametrize(("text", "district"), [
+    ("柯桥联合市场C区一楼954", "柯桥区"),  # a county at the start of a compound, in the hub's province
+    ("台州黄岩北城开发区康强路152号", "黄岩区"),  # … under the city resolved
+    ("杭州市西湖大道18号", None),  # a road named after a place names no division (西湖大道 is in 上城区)
+])
+def test_division_names_inside_other_spans(text, district):
+    from address_master.parse import parse_learned
+
+    got = parse_learned([text], "33").row(0, named=True)
+    assert got["district"] == district, got
+    if district is None:
+        assert got["street"] is None and got["city"] == "杭州市", got
 
 
 def test_short_names():
@@ -219,4 +236,5 @@ def test_a_street_or_community_named_inside_a_text_is_found_under_its_division_o
     assert gaz.named_within("330102", name + "某某小区") == ("street", name)
     assert gaz.named_within("3301", name + "某某小区") == ("street", name)  # under its city too
     assert gaz.named_within("330106", name + "某某小区") is None  # not under another district
-    assert gaz.named_within("33", name) is None  # a province is not searched
+    assert gaz.named_within("33", name) == ("street", name)  # and its province
+    assert gaz.named_within("32", name) is None  # not under another province
