@@ -7,6 +7,7 @@ stdout, in input order, processing ``--chunk`` lines at a time (constant memory 
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,13 +45,40 @@ def address() -> None:
     """Address master: parse, match, import the unified address base."""
 
 
+ENV_HUB = "ENTERONCE_HUB"
+
+
+def default_hub() -> str:
+    """``$ENTERONCE_HUB``; else the district of the warehouse's address base
+    (``$ENTERONCE_WAREHOUSE``), when it covers one; else none."""
+    if os.environ.get(ENV_HUB):
+        return os.environ[ENV_HUB]
+    from pipelines.sync import SyncConfigError, hub_of
+    from warehouse.storage import Warehouse
+
+    try:
+        return hub_of(Warehouse.from_env())
+    except SyncConfigError:  # no address base, or one of several districts
+        return ""
+    except Exception as exc:  # a lake that cannot be read says so, and parsing goes on without a hub
+        click.echo(f"address parse: no hub from the warehouse ({exc}); pass --hub CODE", err=True)
+        return ""
+
+
 @address.command("parse")
 @click.option("--chunk", default=CHUNK, show_default=True, help="lines processed per batch")
-def parse_cmd(chunk: int) -> None:
+@click.option("--hub", default=None, metavar="CODE",
+              help="the hub's division code (33, 3301, 330102 …): a name that fits several divisions equally goes to the one "
+                   "nearest it, and a county written inside another word is looked for in its province. "
+                   f"Default: ${ENV_HUB}, else the district of the warehouse's address base, else none.")
+def parse_cmd(chunk: int, hub: str | None) -> None:
     """Parse addresses (one per line on stdin) into JSON lines with the 13 address fields."""
+    home = default_hub() if hub is None else hub
+    if home and not home.isdigit():
+        raise click.BadParameter(f"{home!r} is not a division code (digits, such as 33 or 330102)", param_hint="--hub")
     out = sys.stdout.buffer
     for lines in read_chunks(sys.stdin.buffer, chunk):
-        parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a")
+        parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a", home=home)
         _write(parsed.select(FIELDS), out)
 
 

@@ -271,3 +271,31 @@ def test_raw_texts_are_located_by_their_normalised_key_when_it_was_accepted(tmp_
     located = locate_texts(wh, raw).sort("address_text")
     assert located.to_dicts() == [{"address_text": "杭州市 上城区望江路12号3幢1单元201室", "address_id": "A1"},
                                   {"address_text": "杭州市上城区望江路１２号３幢１单元２０１室", "address_id": "A1"}]
+
+
+def test_cli_parse_hub_from_the_option_the_environment_or_the_warehouse(district, base, tmp_path):
+    """A county written inside a compound (柯桥联合市场) is looked for in the hub's province: the hub
+    comes from --hub, else $ENTERONCE_HUB, else the district of the warehouse's address base."""
+    import os
+
+    from address_master.store import write_base
+    from warehouse.storage import Warehouse
+
+    text = "柯桥联合市场C区一楼954\n".encode()
+
+    def district_of(args: list[str], **env: str) -> str | None:
+        environ = {k: v for k, v in os.environ.items() if k != "ENTERONCE_HUB"} | env
+        result = subprocess.run([ENTERONCE, "address", "parse", *args], input=text, capture_output=True, env=environ, timeout=300)
+        assert result.returncode == 0, result.stderr.decode()
+        return json.loads(result.stdout)["district"]
+
+    empty = str(tmp_path / "no_lake")
+    assert district_of([], ENTERONCE_WAREHOUSE=empty) is None  # no hub: nothing to prefer
+    assert district_of(["--hub", "33"], ENTERONCE_WAREHOUSE=empty) == "柯桥区"
+    assert district_of([], ENTERONCE_WAREHOUSE=empty, ENTERONCE_HUB="3306") == "柯桥区"
+    assert district_of(["--hub", "32"], ENTERONCE_WAREHOUSE=empty, ENTERONCE_HUB="33") is None  # the option wins
+    lake = tmp_path / "lake"
+    write_base(Warehouse(str(lake)), base, pl.DataFrame({"building_id": ["b"]}), pl.DataFrame({"line": [1]}), "address_base.csv")
+    assert district_of([], ENTERONCE_WAREHOUSE=str(lake)) == "柯桥区"  # the base's district is in 33
+    bad = subprocess.run([ENTERONCE, "address", "parse", "--hub", "浙江"], input=text, capture_output=True, timeout=300)
+    assert bad.returncode == 2 and b"not a division code" in bad.stderr
