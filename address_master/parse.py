@@ -226,16 +226,24 @@ class TextParsers:
     (polars' threads do not survive a fork) and warm up from the start, so the caller can read its
     input meanwhile. Use as a context manager."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, eager: bool = True) -> None:
+        """``eager``: spawn the workers now, to warm up while the caller reads; else only when a
+        batch brings the learned path enough texts to share (:data:`LEARNED_FLOOR`) — a few lines
+        then cost no process start."""
         self.workers = max(workers, 1)
         self.pieces_here = self.pieces_by_workers = 0  # of the learned path's texts, for the curious
         self._pool: ProcessPoolExecutor | None = None
         self._warming = threading.Thread(target=warm_up, name="parse-warm-up", daemon=True)
         self._warming.start()
-        if self.workers > 1:
+        if eager:
+            self._start_pool()
+
+    def _start_pool(self) -> ProcessPoolExecutor | None:
+        if self._pool is None and self.workers > 1:
             self._pool = ProcessPoolExecutor(self.workers - 1, mp_context=multiprocessing.get_context("spawn"))
             for _ in range(self.workers - 1):
                 self._pool.submit(warm_up)
+        return self._pool
 
     def __enter__(self) -> TextParsers:
         return self
@@ -252,13 +260,14 @@ class TextParsers:
 
     def _learned(self, texts: list[str], home: str) -> Callable[[], pl.DataFrame]:
         """Starts :func:`parse_learned` of ``texts`` shared out in pieces (a :data:`LearnedPath`)."""
-        if self._pool is None or len(texts) < LEARNED_FLOOR:
+        if len(texts) < LEARNED_FLOOR or self._start_pool() is None:
             return _learned_here(texts, home)
         frame = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_row_index("_k")
         # texts alike but for their numbers go to one piece, whose process tags their shape once
         piece = pl.col("text").str.replace_all(LETTER_DIGIT_RUN.pattern, "").hash(seed=0) % CHUNKS
         pieces = frame.with_columns(piece.alias("_piece")).partition_by("_piece", maintain_order=True, include_key=False)
-        futures = [self._pool.submit(parse_learned, part["text"].to_list(), home) for part in pieces]
+        pool = self._pool
+        futures = [pool.submit(parse_learned, part["text"].to_list(), home) for part in pieces]
 
         def finish() -> pl.DataFrame:
             # this process takes pieces from the back that no worker has started: whoever is less

@@ -16,7 +16,7 @@ from typing import BinaryIO, Iterator
 import click
 import polars as pl
 
-from address_master.parse import FIELDS, parse_frame
+from address_master.parse import FIELDS, TextParsers, parse_frame
 
 CHUNK = 200_000
 
@@ -67,19 +67,23 @@ def default_hub() -> str:
 
 @address.command("parse")
 @click.option("--chunk", default=CHUNK, show_default=True, help="lines processed per batch")
+@click.option("--workers", default=os.cpu_count() or 1, show_default=True,
+              help="processes for addresses the learned tagger reads (a second one starts only for a batch with thousands of them)")
 @click.option("--hub", default=None, metavar="CODE",
               help="the hub's division code (33, 3301, 330102 …): a name that fits several divisions equally goes to the one "
                    "nearest it, and a county written inside another word is looked for in its province. "
                    f"Default: ${ENV_HUB}, else the district of the warehouse's address base, else none.")
-def parse_cmd(chunk: int, hub: str | None) -> None:
+def parse_cmd(chunk: int, workers: int, hub: str | None) -> None:
     """Parse addresses (one per line on stdin) into JSON lines with the 13 address fields."""
     home = default_hub() if hub is None else hub
     if home and not home.isdigit():
         raise click.BadParameter(f"{home!r} is not a division code (digits, such as 33 or 330102)", param_hint="--hub")
     out = sys.stdout.buffer
-    for lines in read_chunks(sys.stdin.buffer, chunk):
-        parsed = parse_frame(pl.DataFrame({"a": lines}, schema={"a": pl.String}), "a", home=home)
-        _write(parsed.select(FIELDS), out)
+    with TextParsers(workers, eager=False) as parsers:
+        for lines in read_chunks(sys.stdin.buffer, chunk):
+            frame = pl.DataFrame({"a": lines}, schema={"a": pl.String})
+            parsed = parsers.parse(frame["a"], home)  # each distinct text once
+            _write(frame.join(parsed, left_on="a", right_on="text", how="left", maintain_order="left").select(FIELDS), out)
 
 
 ENCODING = click.option("--encoding", default="utf-8", show_default=True, help="text encoding of the base CSV (utf-8, gbk, …); the usual wrong one is named")

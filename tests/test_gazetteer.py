@@ -202,6 +202,11 @@ def test_learned_texts_shared_out_to_a_second_process_parse_alike():
         assert parsers.pieces_by_workers > 0 and parsers.pieces_here > 0
     assert texts.len() > LEARNED_FLOOR and shared.height == texts.len()
     assert shared.sort("text").equals(alone.select(shared.columns).sort("text"))
+    # not eager (the address CLI): no process for a few texts, one when a batch brings enough
+    with TextParsers(2, eager=False) as parsers:
+        few = parsers.parse(texts.head(50))
+        assert parsers._pool is None and few.sort("text").equals(alone.filter(pl.col("text").is_in(texts.head(50).implode())).select(few.columns).sort("text"))
+        assert parsers.parse(texts).sort("text").equals(shared.sort("text")) and parsers._pool is not None
 
 
 def test_reference_structures_are_built_once_and_rebuilt_when_an_input_changes(tmp_path, monkeypatch):
