@@ -19,8 +19,6 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-
 from pathlib import Path
 
 from pipelines import reference
