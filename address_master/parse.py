@@ -47,7 +47,7 @@ _COMMUNITY_SUFFIX = r"(?:社区居民委员会|社区居委会|社区|居民委�
 _DISTRICT_SUFFIX = r"(?:区|县|市)"
 _BUILDING_MARK = r"(?:幢|栋|号楼|座|#)"  # written after a building number
 _BUILDING_WORD = r"(?:幢|栋|号楼|座|#|号)"  # … or 号 where a unit follows
-_PLACE_WORDS = r"[镇乡村]|工业|开发区|园区"  # in a "road" the deterministic path found: a place before the road
+_PLACE_WORDS = r"[镇乡村]|.[区县市]|工业|开发区|园区"  # in a "road" the deterministic path found: a place before the road
 _NOISE = r"^(?:中国|中华人民共和国)|(?:地址|住址|现住址|居住地|地点)[:：]?|附近|旁边|对面|门口"
 
 

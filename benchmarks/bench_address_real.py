@@ -6,7 +6,7 @@ spans give the truth of every part. Measured, per tool where it gives the part:
 
 - admin levels (province, city, district, street, community): *found* = the share of addresses
   whose gold names the level where the tool reports that same division (names compared without
-  their suffix; a legacy name matches its successor; a county-level city labelled "city" may be
+  their suffix; a legacy name, with or without its suffix, matches its successor; a county-level city labelled "city" may be
   reported as the district, a municipality labelled "city" as the province), and precision where
   the tool reports one at that level;
 - road, road_no, compound (poi), building (houseno), unit (cellno), floor (floorno), room (roomno):
@@ -174,7 +174,8 @@ def main() -> None:
     successors: dict[str, set[str]] = {}
     names = gazetteer().names
     for row in legacy_divisions().iter_rows(named=True):
-        successors.setdefault(row["old_name"], set()).add(names[row["new_code"]])
+        for old in cores(row["old_name"]):  # 江东 is 江东区 written without its suffix: the same legacy name
+            successors.setdefault(old, set()).add(names[row["new_code"]])
 
     results: dict[str, dict] = {}
     started = time.perf_counter()
