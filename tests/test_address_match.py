@@ -273,7 +273,7 @@ def test_raw_texts_are_located_by_their_normalised_key_when_it_was_accepted(tmp_
                                   {"address_text": "杭州市上城区望江路１２号３幢１单元２０１室", "address_id": "A1"}]
 
 
-def test_cli_parse_hub_from_the_option_the_environment_or_the_warehouse(district, base, tmp_path):
+def test_cli_parse_hub_from_the_option_the_environment_or_the_warehouse(base, tmp_path):
     """A county written inside a compound (柯桥联合市场) is looked for in the hub's province: the hub
     comes from --hub, else $ENTERONCE_HUB, else the district of the warehouse's address base."""
     import os
