@@ -82,9 +82,12 @@ def lookups() -> dict[str, pl.DataFrame]:
         pl.col("code").alias("district_code"), pl.col("name").alias("district_name"),
         _core(pl.col("name"), _DISTRICT_SUFFIX).alias("core"),
     )
-    legacy = legacy_divisions().select(pl.col("new_code").alias("district_code"), _core(pl.col("old_name"), _DISTRICT_SUFFIX).alias("core")).join(
-        districts.select("district_code", "district_name"), on="district_code")
-    districts = pl.concat([districts, legacy.select(districts.columns)])
+    # a legacy name is matched with the suffix it had (金华县, not 金华市: that is the city written again)
+    legacy = legacy_divisions().select(
+        pl.col("new_code").alias("district_code"), _core(pl.col("old_name"), _DISTRICT_SUFFIX).alias("core"),
+        pl.col("old_name").str.extract(f"({_DISTRICT_SUFFIX})$", 1).alias("legacy_suffix"),
+    ).join(districts.select("district_code", "district_name"), on="district_code")
+    districts = pl.concat([districts.with_columns(pl.lit(None, pl.String).alias("legacy_suffix")), legacy.select(*districts.columns, "legacy_suffix")])
     streets = d.filter(pl.col("level") == 4).select(
         pl.col("code").alias("street_code"), pl.col("name").alias("street_name"),
         _core(pl.col("name"), _STREET_SUFFIX).alias("core"),
@@ -124,6 +127,8 @@ def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> p
     # Resolve each distinct (token, parent) once — there are few — then spread to the rows.
     combos = cands.select("_parent", "_tok").unique()
     combos = combos.with_columns(_core(pl.col("_tok"), suffix).alias("core")).join(table, on="core", how="inner")
+    if "legacy_suffix" in combos.columns:
+        combos = combos.filter(pl.col("legacy_suffix").is_null() | pl.col("_tok").str.ends_with(pl.col("legacy_suffix")))
     # Prefer divisions under what is already resolved; a name that exists only elsewhere (a
     # community written under the wrong street) is still stripped as that level's token.
     combos = combos.with_columns((pl.col("_parent").is_null() | pl.col(code_col).str.starts_with(pl.col("_parent"))).alias("_inside"))

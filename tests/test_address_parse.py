@@ -101,3 +101,13 @@ def test_generated_addresses_parse_to_their_components(district):
     has_road = out["road"].is_not_null()
     assert float((out["road"].filter(has_road) == truth["road"].filter(has_road)).mean()) > 0.97
     assert float(out["division_code"].str.starts_with("330102").fill_null(False).mean()) > 0.9
+
+
+def test_a_city_written_twice_is_not_taken_for_the_legacy_county_of_its_name():
+    """金华县 (now 金东区) is matched as 金华县: a second 金华市 is the city written again."""
+    from address_master.parse import parse_standard
+
+    text = "浙江省金华金华市婺城区八一北街117号"
+    assert parse_standard(pl.DataFrame({"a": [text]}), "a")["district"].item() != "金东区"
+    assert parse_address(text)["district"] == "婺城区"
+    assert parse_address("杭州市江干区凯旋路10号")["district"] == "上城区"  # a legacy name with its own suffix still folds
