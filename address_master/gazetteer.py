@@ -122,10 +122,14 @@ HOME_BONUS = 0.5
 LEVEL_OF_CODE = {length: level for level, length in CODE_LENGTHS.items()}  # code length → level 1–5
 
 
+# what the gazetteer is built from: the division tables and the code that reads them
+INPUTS = [Path(__file__), Path(reference.__file__), COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV]
+
+
 @functools.cache
 def gazetteer() -> Gazetteer:
     """The gazetteer of the shipped division tables (built once, then loaded: :func:`built_once`)."""
-    return built_once("gazetteer", _build_gazetteer, [Path(__file__), Path(reference.__file__), COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV])
+    return built_once("gazetteer", _build_gazetteer, INPUTS)
 
 
 def _build_gazetteer() -> Gazetteer:

@@ -182,7 +182,7 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
     ("…巷79号…", no division written), or a compound of the base with its building ("…小区9幢…"),
     is clean too: a name the base knows is not a place name that merely ends like a road.
     ``learned``: what runs the learned path (default: here, in this process; see :class:`TextParsers`)."""
-    work = _parse_unit_block(_standard_head(df, column))
+    work = _standard_tail(_standard_head(df, column))
     text = df[column].cast(pl.String).alias("_text")
     # clean: a division of the hub's province resolved from the left, then a road and its number
     # right after it, a road name with no place word in it (what precedes a road that no division
@@ -193,9 +193,8 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
         home = home or home_of(base)
         known = lambda field: pl.col(field).is_in(base[field].drop_nulls().unique().implode())  # noqa: E731
         clean = clean | (pl.col("road_no").is_not_null() & known("road")) | (pl.col("road").is_null() & pl.col("building").is_not_null() & known("compound"))
-    fast = _infer_divisions(work)
-    flags, todo, pending = _start_learned(fast, text, clean & pl.col("_tail_read"), home, learned)
-    fast = fast.select(FIELDS)
+    flags, todo, pending = _start_learned(work, text, clean & pl.col("_tail_read"), home, learned)
+    fast = work.select(FIELDS)
     if pending is None:
         return fast
     parsed = pending().with_columns(todo.alias("_text"))
@@ -216,9 +215,9 @@ CHUNKS = 24  # pieces those texts are shared out in (small: a worker holds up to
 
 
 def warm_up() -> None:
-    """Load what parsing needs, once per process (gazetteer and its name index, division tables,
-    the tagger and its name automaton): about 2 s."""
-    gazetteer().named_within("33", "")
+    """Load what parsing needs, once per process (gazetteer, division tables, the tagger and its
+    name automaton): about 0.5 s once the gazetteer and the automaton are cached."""
+    gazetteer()
     lookups()
     warm_tagger()
 
@@ -340,7 +339,7 @@ def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
 
 def parse_standard(df: pl.DataFrame, column: str) -> pl.DataFrame:
     """The deterministic path alone (see the module docstring)."""
-    return _standard_tail(_standard_head(df, column))
+    return _standard_tail(_standard_head(df, column)).select(FIELDS)
 
 
 def _standard_head(df: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -369,8 +368,9 @@ def _standard_head(df: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def _standard_tail(work: pl.DataFrame) -> pl.DataFrame:
-    """Building, unit, floor and room from the rest, higher divisions inferred: :data:`FIELDS`."""
-    return _infer_divisions(_parse_unit_block(work)).select(FIELDS)
+    """Building, unit, floor and room from the rest, higher divisions inferred: :data:`FIELDS`
+    and the working columns (``_tail_read``: the tail was read to its end)."""
+    return _infer_divisions(_parse_unit_block(work))
 
 
 def _strip_divisions(work: pl.DataFrame) -> pl.DataFrame:

@@ -86,12 +86,10 @@ def _automaton():
     (built once, then loaded: :func:`pipelines.reference.built_once`)."""
     import ahocorasick
 
-    from address_master import gazetteer as gazetteer_module
-    from pipelines import reference
+    from address_master.gazetteer import INPUTS
+    from pipelines.reference import built_once
 
-    inputs = [Path(__file__), Path(gazetteer_module.__file__), Path(reference.__file__), Path(ahocorasick.__file__),
-              reference.COUNTRY_CSV, reference.DIVISIONS_CSV, reference.LEGACY_CSV]
-    return reference.built_once("division-automaton", _build_automaton, inputs)
+    return built_once("division-automaton", _build_automaton, [Path(__file__), Path(ahocorasick.__file__), *INPUTS])
 
 
 def _build_automaton():

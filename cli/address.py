@@ -70,14 +70,14 @@ def default_hub() -> str:
 @click.option("--workers", default=os.cpu_count() or 1, show_default=True,
               help="processes for addresses the learned tagger reads (a second one starts only for a batch with thousands of them)")
 @click.option("--hub", default=None, metavar="CODE",
-              help="the hub's division code (33, 3301, 330102 …): a name that fits several divisions equally goes to the one "
+              help="the hub's division code (2 digits for a province, 4 a city, 6 a district): a name that fits several divisions equally goes to the one "
                    "nearest it, and a county written inside another word is looked for in its province. "
                    f"Default: ${ENV_HUB}, else the district of the warehouse's address base, else none.")
 def parse_cmd(chunk: int, workers: int, hub: str | None) -> None:
     """Parse addresses (one per line on stdin) into JSON lines with the 13 address fields."""
     home = default_hub() if hub is None else hub
     if home and not home.isdigit():
-        raise click.BadParameter(f"{home!r} is not a division code (digits, such as 33 or 330102)", param_hint="--hub")
+        raise click.BadParameter(f"{home!r} is not a division code (digits: 2 for a province, 4 a city, 6 a district)", param_hint="--hub")
     out = sys.stdout.buffer
     with TextParsers(workers, eager=False) as parsers:
         for lines in read_chunks(sys.stdin.buffer, chunk):

@@ -92,15 +92,16 @@ def built_once(name: str, build: Callable[[], T], inputs: list[Path]) -> T:
     digest = hashlib.sha256(sys.version.encode())
     for path in inputs:
         digest.update(Path(path).read_bytes())
+    file_name = f"{name}-{digest.hexdigest()[:20]}.pickle"
     try:
-        file = cache_dir() / f"{name}-{digest.hexdigest()[:20]}.pickle"
+        file = cache_dir() / file_name
         with file.open("rb") as f:
             return pickle.load(f)
     except Exception:  # absent, unreadable, no home, or from an incompatible build: build it anew
         pass
     value = build()
     try:
-        file = cache_dir() / f"{name}-{digest.hexdigest()[:20]}.pickle"
+        file = cache_dir() / file_name
         file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=file.parent, prefix=f".{name}-", delete=False) as tmp:
             pickle.dump(value, tmp, protocol=pickle.HIGHEST_PROTOCOL)
