@@ -21,10 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 from pipelines import reference
 from pipelines.reference import (
-    CODE_LENGTHS, COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV, LEVEL_NAMES, LEVEL_OF_LENGTH, built_once, country_divisions,
-    legacy_divisions,
+    CEDED_CSV, CODE_LENGTHS, COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV, LEVEL_NAMES, LEVEL_OF_LENGTH, built_once, ceded_divisions,
+    country_divisions, legacy_divisions,
 )
 
 # Suffixes that may be left out when writing a division's name, by level; the longest first.
@@ -79,6 +81,8 @@ class Gazetteer:
     official: frozenset[tuple[str, str]]  # (name, code) where the name is written in full (official or legacy)
     names: dict[str, str]  # code → the name to report (a municipality's city is the municipality)
     longest: int  # characters in the longest name
+    # a district's names (余杭区, 余杭, 江干区) → (the code they name, a division created since from part of it)
+    ceded: dict[str, tuple[tuple[str, str], ...]]
 
     def candidates(self, text: str, levels: Iterable[int]) -> list[str]:
         """Codes of the divisions at ``levels`` that ``text`` names."""
@@ -119,11 +123,12 @@ class Gazetteer:
 # lower down (慈东 may be a village, a compound or nothing at all). Keyed by code length.
 SHORT_WEIGHT = {2: 0.9, 4: 0.9, 6: 0.8, 9: 0.6, 12: 0.6}
 HOME_BONUS = 0.5
+CEDED_WEIGHT = 0.99
 LEVEL_OF_CODE = {length: level for level, length in CODE_LENGTHS.items()}  # code length → level 1–5
 
 
 # what the gazetteer is built from: the division tables and the code that reads them
-INPUTS = [Path(__file__), Path(reference.__file__), COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV]
+INPUTS = [Path(__file__), Path(reference.__file__), COUNTRY_CSV, DIVISIONS_CSV, LEGACY_CSV, CEDED_CSV]
 
 
 @functools.cache
@@ -159,7 +164,17 @@ def _build_gazetteer() -> Gazetteer:
         official.add((r["old_name"], r["new_code"]))
         for alias in {r["old_name"], *short_names(r["old_name"], level)}:
             by_name.setdefault(alias, set()).add(r["new_code"])
-    return Gazetteer({k: tuple(sorted(v)) for k, v in by_name.items()}, frozenset(official), names, max(map(len, by_name)))
+    ceded: dict[str, set[tuple[str, str]]] = {}
+    legacy = legacy_divisions()
+    for r in ceded_divisions().to_dicts():
+        # the code the old name resolves to today (江干区 → 上城区), and the names it went by (余杭市 was 余杭区)
+        current = r["from_code"] if r["from_code"] in names else legacy.filter(pl.col("old_code") == r["from_code"])["new_code"].item()
+        renamed = legacy.filter((pl.col("new_code") == r["from_code"]) & (pl.col("old_code") != r["from_code"]))["old_name"].to_list()
+        for written in (r["from_name"], *renamed):
+            for alias in {written, *short_names(written, 3)}:
+                ceded.setdefault(alias, set()).add((current, r["to_code"]))
+    return Gazetteer({k: tuple(sorted(v)) for k, v in by_name.items()}, frozenset(official), names, max(map(len, by_name)),
+                     {k: tuple(sorted(v)) for k, v in ceded.items()})
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -168,6 +183,13 @@ def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -
     # a name written in full (慈溪市, 龙山镇) counts more than a short one (慈东), which may be a place
     # that is no division at all
     weights = [{c: (1.0 if (text, c) in gaz.official else SHORT_WEIGHT[len(c)]) for c in codes} for (_, text), codes in zip(mentions, options)]
+    # a district that gave part of its land to a new one (余杭区 → 临平区) names that one too, a little
+    # less: 余杭区 alone stays 余杭区, 余杭区临平街道 is 临平区's street
+    for (_, text), codes, ws in zip(mentions, options, weights):
+        for current, part in gaz.ceded.get(text, ()):
+            if current in ws and part not in ws:
+                ws[part] = round(ws[current] * CEDED_WEIGHT, 3)
+                codes.append(part)
     best: tuple | None = None
     for codes in options:
         for code in codes:

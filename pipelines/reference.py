@@ -20,6 +20,7 @@ T = TypeVar("T")
 DIVISIONS_CSV = Path(__file__).parent / "reference" / "zhejiang_divisions.csv"
 COUNTRY_CSV = Path(__file__).parent / "reference" / "china_divisions.csv"
 LEGACY_CSV = Path(__file__).parent / "reference" / "legacy_divisions.csv"
+CEDED_CSV = Path(__file__).parent / "reference" / "ceded_divisions.csv"
 LEVEL_NAMES = {1: "province", 2: "city", 3: "district", 4: "street", 5: "community"}
 CODE_LENGTHS = {1: 2, 2: 4, 3: 6, 4: 9, 5: 12}
 
@@ -51,6 +52,13 @@ def country_divisions() -> pl.DataFrame:
 def legacy_divisions() -> pl.DataFrame:
     """Divisions abolished or renamed since 2000: old_name, old_code, new_code (today's), year, source."""
     return pl.read_csv(LEGACY_CSV, schema_overrides={"old_code": pl.String, "new_code": pl.String, "year": pl.Int16})
+
+
+@functools.cache
+def ceded_divisions() -> pl.DataFrame:
+    """Divisions that gave part of their territory to one created since 2000: from_name,
+    from_code, to_code (the new division), year, source."""
+    return pl.read_csv(CEDED_CSV, schema_overrides={"from_code": pl.String, "to_code": pl.String, "year": pl.Int16})
 
 
 LEVEL_OF_LENGTH = {CODE_LENGTHS[n]: name for n, name in LEVEL_NAMES.items()}  # 2 province … 12 community

@@ -9,7 +9,7 @@ import pytest
 
 from address_master.gazetteer import gazetteer, short_names
 from address_master.numbers import canonical_number, canonical_numbers
-from pipelines.reference import country_divisions, legacy_divisions
+from pipelines.reference import ceded_divisions, country_divisions, legacy_divisions
 
 
 def resolve(*mentions: tuple[str, str], home: str = "") -> str | None:
@@ -30,6 +30,15 @@ def test_every_legacy_name_points_at_a_division_of_today():
     assert legacy["new_code"].is_in(list(today)).all()
     assert {"江干区", "下城区", "江东区", "绍兴县", "萧山市", "余杭市", "富阳市", "临安市"} <= set(legacy["old_name"])
     assert legacy["source"].str.contains("国函").all()  # each with its source
+
+
+def test_every_ceded_part_is_a_division_of_today_created_from_a_named_one():
+    ceded = ceded_divisions()
+    today = set(country_divisions()["code"])
+    assert ceded["to_code"].is_in(list(today)).all()
+    # the division that gave the land is today's or a legacy one (江干区)
+    assert ceded["from_code"].is_in([*today, *legacy_divisions()["old_code"]]).all()
+    assert ceded["source"].str.contains("国函").all()
 
 
 @pytest.mark.parametrize("mentions, code", [
@@ -59,6 +68,13 @@ def test_every_legacy_name_points_at_a_division_of_today():
     # a street written with an older suffix; inside Zhejiang down to the community
     ((("district", "萧山"), ("street", "宁围镇")), "330109013"),
     ((("district", "上城区"), ("street", "小营街道"), ("community", "大学路社区")), "330102004058"),
+    # a district that gave part of its land to a new one: the new one where a street of that part is named
+    ((("district", "余杭区"), ("street", "临平")), "330113001"),
+    ((("city", "杭州"), ("district", "江干区"), ("street", "下沙")), "330114001"),
+    ((("district", "余杭市"), ("street", "乔司镇")), "330113005"),
+    ((("district", "余杭区"), ("street", "闲林街道")), "330110"),
+    ((("district", "余杭区"),), "330110"),
+    ((("district", "萧山"),), "330109"),
 ])
 def test_divisions_resolve(mentions, code):
     assert (resolve(*mentions, home="330102") or "").startswith(code)
