@@ -81,7 +81,7 @@ class Gazetteer:
     official: frozenset[tuple[str, str]]  # (name, code) where the name is written in full (official or legacy)
     names: dict[str, str]  # code → the name to report (a municipality's city is the municipality)
     longest: int  # characters in the longest name
-    # a district's names (余杭区, 余杭, 江干区) → (the code they name, a division created since from part of it)
+    # a district's names (余杭区, 余杭, 江干区) → (the code they name, a district that took part of it since 2000)
     ceded: dict[str, tuple[tuple[str, str], ...]]
 
     def candidates(self, text: str, levels: Iterable[int]) -> list[str]:
@@ -183,7 +183,7 @@ def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -
     # a name written in full (慈溪市, 龙山镇) counts more than a short one (慈东), which may be a place
     # that is no division at all
     weights = [{c: (1.0 if (text, c) in gaz.official else SHORT_WEIGHT[len(c)]) for c in codes} for (_, text), codes in zip(mentions, options)]
-    # a district that gave part of its land to a new one (余杭区 → 临平区) names that one too, a little
+    # a district that gave part of its land to another (余杭区 → 临平区) names that one too, a little
     # less: 余杭区 alone stays 余杭区, 余杭区临平街道 is 临平区's street
     for (_, text), codes, ws in zip(mentions, options, weights):
         for current, part in gaz.ceded.get(text, ()):

@@ -7,7 +7,7 @@ spans give the truth of every part. Measured, per tool where it gives the part:
 - admin levels (province, city, district, street, community): *found* = the share of addresses
   whose gold names the level where the tool reports that same division (names compared without
   their suffix; a legacy name, with or without its suffix, matches its successor, and a district that
-  gave part of its land to a new one since (余杭区 → 临平区) matches that one too; a county-level city labelled "city" may be
+  gave part of its land to another since (余杭区 → 临平区) matches that one too; a county-level city labelled "city" may be
   reported as the district, a municipality labelled "city" as the province), and precision where
   the tool reports one at that level;
 - road, road_no, compound (poi), building (houseno), unit (cellno), floor (floorno), room (roomno):
@@ -177,7 +177,7 @@ def main() -> None:
     for row in legacy_divisions().iter_rows(named=True):
         for old in cores(row["old_name"]):  # 江东 is 江东区 written without its suffix: the same legacy name
             successors.setdefault(old, set()).add(names[row["new_code"]])
-    for written, parts in gazetteer().ceded.items():  # 余杭区 gave 临平 to 临平区 (2021): the address lies there now
+    for written, parts in gazetteer().ceded.items():  # 余杭区 gave 临平 to 临平区 (2021): an address there lies in 临平区 now
         successors.setdefault(written, set()).update(names[part] for _, part in parts)
 
     results: dict[str, dict] = {}

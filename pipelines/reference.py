@@ -56,8 +56,8 @@ def legacy_divisions() -> pl.DataFrame:
 
 @functools.cache
 def ceded_divisions() -> pl.DataFrame:
-    """Divisions that gave part of their territory to one created since 2000: from_name,
-    from_code, to_code (the new division), year, source."""
+    """Districts that gave part of their territory to another since 2000: from_name, from_code,
+    to_code (the district that took it), year, source."""
     return pl.read_csv(CEDED_CSV, schema_overrides={"from_code": pl.String, "to_code": pl.String, "year": pl.Int16})
 
 

@@ -72,6 +72,7 @@ def test_every_ceded_part_is_a_division_of_today_created_from_a_named_one():
     ((("district", "余杭区"), ("street", "临平")), "330113001"),
     ((("city", "杭州"), ("district", "江干区"), ("street", "下沙")), "330114001"),
     ((("district", "余杭市"), ("street", "乔司镇")), "330113005"),
+    ((("city", "宁波市"), ("district", "鄞州区"), ("street", "横街镇")), "330203101"),
     ((("district", "余杭区"), ("street", "闲林街道")), "330110"),
     ((("district", "余杭区"),), "330110"),
     ((("district", "萧山"),), "330109"),
