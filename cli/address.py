@@ -50,19 +50,21 @@ ENV_HUB = "ENTERONCE_HUB"
 
 def default_hub() -> str:
     """``$ENTERONCE_HUB``; else the district of the warehouse's address base
-    (``$ENTERONCE_WAREHOUSE``), when it covers one; else none."""
+    (``$ENTERONCE_WAREHOUSE``), when it covers one; else the province whose five-level division
+    table ships (the one parsed down to the community)."""
     if os.environ.get(ENV_HUB):
         return os.environ[ENV_HUB]
+    from pipelines.reference import five_level_province
     from pipelines.sync import SyncConfigError, hub_of
     from warehouse.storage import Warehouse
 
     try:
         return hub_of(Warehouse.from_env())
     except SyncConfigError:  # no address base, or one of several districts
-        return ""
-    except Exception as exc:  # a lake that cannot be read says so, and parsing goes on without a hub
+        pass
+    except Exception as exc:  # a lake that cannot be read says so, and parsing goes on with the province
         click.echo(f"address parse: no hub from the warehouse ({exc}); pass --hub CODE", err=True)
-        return ""
+    return five_level_province()
 
 
 @address.command("parse")
@@ -72,7 +74,8 @@ def default_hub() -> str:
 @click.option("--hub", default=None, metavar="CODE",
               help="the hub's division code (2 digits for a province, 4 a city, 6 a district): a name that fits several divisions equally goes to the one "
                    "nearest it, and a county written inside another word is looked for in its province. "
-                   f"Default: ${ENV_HUB}, else the district of the warehouse's address base, else none.")
+                   f"Default: ${ENV_HUB}, else the district of the warehouse's address base, else the province whose five-level "
+                   "division table ships; --hub '' for none.")
 def parse_cmd(chunk: int, workers: int, hub: str | None) -> None:
     """Parse addresses (one per line on stdin) into JSON lines with the 13 address fields."""
     home = default_hub() if hub is None else hub

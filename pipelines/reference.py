@@ -32,6 +32,13 @@ def divisions() -> pl.DataFrame:
     )
 
 
+def five_level_province() -> str:
+    """The code of the province whose five levels ship (``zhejiang_divisions.csv``): the one whose
+    addresses resolve down to the community. Empty if the table held several."""
+    provinces = divisions().filter(pl.col("level") == 1)["code"]
+    return provinces.item() if provinces.len() == 1 else ""
+
+
 @functools.cache
 def division_names() -> dict[str, str]:
     """Code → Chinese name of every division (built once per process)."""

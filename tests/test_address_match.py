@@ -17,6 +17,7 @@ from address_master.links import link_addresses
 from address_master.match import match_addresses
 from address_master.parse import FIELDS
 from pipelines.demo.noise import render_addresses
+from pipelines.reference import five_level_province
 
 ENTERONCE = str(Path(sys.executable).parent / "enteronce")
 
@@ -275,7 +276,8 @@ def test_raw_texts_are_located_by_their_normalised_key_when_it_was_accepted(tmp_
 
 def test_cli_parse_hub_from_the_option_the_environment_or_the_warehouse(base, tmp_path):
     """A county written inside a compound (柯桥联合市场) is looked for in the hub's province: the hub
-    comes from --hub, else $ENTERONCE_HUB, else the district of the warehouse's address base."""
+    comes from --hub, else $ENTERONCE_HUB, else the district of the warehouse's address base, else
+    the province of the shipped five-level table."""
     import os
 
     from address_master.store import write_base
@@ -290,10 +292,13 @@ def test_cli_parse_hub_from_the_option_the_environment_or_the_warehouse(base, tm
         return json.loads(result.stdout)["district"]
 
     empty = str(tmp_path / "no_lake")
-    assert district_of([], ENTERONCE_WAREHOUSE=empty) is None  # no hub: nothing to prefer
+    assert district_of(["--hub", ""], ENTERONCE_WAREHOUSE=empty) is None  # no hub: nothing to prefer
     assert district_of(["--hub", "33"], ENTERONCE_WAREHOUSE=empty) == "柯桥区"
     assert district_of([], ENTERONCE_WAREHOUSE=empty, ENTERONCE_HUB="3306") == "柯桥区"
     assert district_of(["--hub", "32"], ENTERONCE_WAREHOUSE=empty, ENTERONCE_HUB="33") is None  # the option wins
+    # nothing configured: the province whose five levels ship (Zhejiang's)
+    assert five_level_province() == "33"
+    assert district_of([], ENTERONCE_WAREHOUSE=empty) == "柯桥区"
     lake = tmp_path / "lake"
     write_base(Warehouse(str(lake)), base, pl.DataFrame({"building_id": ["b"]}), pl.DataFrame({"line": [1]}), "address_base.csv")
     assert district_of([], ENTERONCE_WAREHOUSE=str(lake)) == "柯桥区"  # the base's district is in 33
