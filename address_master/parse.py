@@ -143,6 +143,7 @@ def _resolve_level(df: pl.DataFrame, level: str, suffix: str, max_len: int) -> p
         "_i",
         pl.col("_tok").alias(level),
         pl.when(~pl.col("_ambiguous")).then(pl.col("_codes").list.first()).alias(code_col),
+        (~pl.col("_inside")).alias(f"_{level}_elsewhere"),  # a division of that name exists, only not there
     )
     df = df.join(hits, on="_i", how="left", maintain_order="left")
     return df.with_columns(
@@ -188,7 +189,11 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
     # right after it, a road name with no place word in it (what precedes a road that no division
     # table holds — 龙港镇松阳路, 东洲工业园东望路 — is read by the learned path), and a tail read to its end
     plain_road = ~pl.col("road").str.contains(_PLACE_WORDS)
-    clean = (pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null() & plain_road
+    # and no street written under a district that does not hold it (江干区下沙街道: 下沙 is 钱塘区's
+    # now; the learned path resolves the names together. A community under the wrong street stays:
+    # it is still reported, the code at the street)
+    clean = ((pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null() & plain_road
+             & ~pl.col("_street_elsewhere").fill_null(False))
     if base is not None:
         home = home or home_of(base)
         known = lambda field: pl.col(field).is_in(base[field].drop_nulls().unique().implode())  # noqa: E731
