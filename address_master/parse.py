@@ -215,7 +215,7 @@ def _start_learned(parsed: pl.DataFrame, text: pl.Series, clean: pl.Expr, home: 
     return flags, todo, (learned(todo.to_list(), home) if todo.len() else None)
 
 
-LEARNED_FLOOR = 4_000  # fewer texts for the learned path than this are parsed here: handing them over costs more
+LEARNED_FLOOR = 1_000  # fewer texts for the learned path than this are parsed here: handing them over costs more
 CHUNKS = 24  # pieces those texts are shared out in (small: a worker holds up to three it cannot give back)
 
 
@@ -237,8 +237,8 @@ class TextParsers:
 
     def __init__(self, workers: int = 1, eager: bool = True) -> None:
         """``eager``: spawn the workers now, to warm up while the caller reads; else only when a
-        batch brings the learned path enough texts to share (:data:`LEARNED_FLOOR`) — a few lines
-        then cost no process start."""
+        batch brings enough distinct texts (:data:`LEARNED_FLOOR`) — a few lines then cost no
+        process start."""
         self.workers = max(workers, 1)
         self.pieces_here = self.pieces_by_workers = 0  # of the learned path's texts, for the curious
         self._pool: ProcessPoolExecutor | None = None
@@ -264,6 +264,8 @@ class TextParsers:
     def parse(self, texts: pl.Series, home: str = "") -> pl.DataFrame:
         """:func:`parse_frame` of the distinct ``texts``: one row per text, ``text`` and :data:`FIELDS`."""
         texts = texts.cast(pl.String).drop_nulls().unique().rename("text")
+        if texts.len() >= LEARNED_FLOOR:  # enough to be worth sharing: the workers warm up while this process starts
+            self._start_pool()
         self._warming.join()
         return parse_frame(texts.to_frame(), "text", home, learned=self._learned).with_columns(texts).select("text", *FIELDS)
 

@@ -70,7 +70,7 @@ def default_hub() -> str:
 @address.command("parse")
 @click.option("--chunk", default=CHUNK, show_default=True, help="lines processed per batch")
 @click.option("--workers", default=os.cpu_count() or 1, show_default=True,
-              help="processes for addresses the learned tagger reads (a second one starts only for a batch with thousands of them)")
+              help="processes for addresses the learned tagger reads (a second one starts only for a batch of 1,000 distinct lines or more)")
 @click.option("--hub", default=None, metavar="CODE",
               help="the hub's division code (2 digits for a province, 4 a city, 6 a district): a name that fits several divisions equally goes to the one "
                    "nearest it, and a county written inside another word is looked for in its province. "
