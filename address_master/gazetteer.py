@@ -196,7 +196,7 @@ def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -
             # the mentions that name this division or one of its parents, then depth, then nearness to the hub
             # (a mention counts with its weight for the deepest division it may name on the way to this
             # one: 金华 names 金华市 in full and 金华县, now 金东区, only by a legacy short name)
-            support = sum(max(((len(other), w) for other, w in ws.items() if code.startswith(other)), default=(0, 0.0))[1] for ws in weights)
+            support = sum(_deepest_weight(code, ws) for ws in weights)
             near = len(_common_prefix(code, home))
             # the hub's own province is the likelier one where a name is ambiguous (龙港镇 … or 温州's)
             support = round(support + (HOME_BONUS if home and near >= 2 else 0.0), 3)
@@ -213,6 +213,18 @@ def _resolve(gaz: Gazetteer, mentions: tuple[tuple[str, str], ...], home: str) -
         return None, tuple(False for _ in mentions)
     agree = tuple(any(code.startswith(c) for c in codes) for codes in options)
     return code, agree
+
+
+_DEEPEST_FIRST = sorted(CODE_LENGTHS.values(), reverse=True)
+
+
+def _deepest_weight(code: str, weights: dict[str, float]) -> float:
+    """The weight of the deepest of ``weights``' divisions that is ``code`` or one of its parents
+    (0 if none): a lookup per level, not a scan of every candidate (城关镇 has 129)."""
+    for length in _DEEPEST_FIRST:
+        if len(code) >= length and (weight := weights.get(code[:length])) is not None:
+            return weight
+    return 0.0
 
 
 def _common_prefix(a: str, b: str) -> str:
