@@ -62,6 +62,7 @@ def tokenize(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in TOKEN.finditer(text)]
 
 
+@functools.lru_cache(maxsize=65_536)  # characters repeat: a lookup, not the tests below
 def _shape(token: str) -> str:
     if token[0].isdigit():
         return f"D{min(len(token), 5)}"
@@ -70,6 +71,7 @@ def _shape(token: str) -> str:
     return token
 
 
+@functools.lru_cache(maxsize=65_536)
 def _klass(token: str) -> str:
     if token[0].isdigit():
         return "D"
@@ -131,6 +133,14 @@ def _shape_pattern(text: str) -> str:
     return LETTER_DIGIT_RUN.sub(lambda m: "0" * min(len(m[0]), 5) if m[0][0].isdigit() else "A" * min(len(m[0]), 3), text)
 
 
+# attributes of a few values, built once
+_POSITION = tuple(f"p={i}" for i in range(10))
+_REMAINING = tuple(f"r={i}" for i in range(10))
+_DIGITS_LEFT = tuple(f"dl={i}" for i in range(4))
+_DIGITS_RIGHT = tuple(f"dr={i}" for i in range(4))
+_HAO_LEFT, _ROAD_LEFT, _PLACE_LEFT = (("hl=0", "hl=1"), ("rl=0", "rl=1"), ("pl=0", "pl=1"))
+
+
 def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
     """CRFsuite features of each token of ``text`` (normalised) at ``spans``.
 
@@ -161,7 +171,7 @@ def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
     digits_left, seen_hao, seen_road, seen_place = 0, False, False, False
     context = []
     for i in range(n):
-        context.append((f"dl={min(digits_left, 3)}", f"hl={int(seen_hao)}", f"rl={int(seen_road)}", f"pl={int(seen_place)}"))
+        context.append((_DIGITS_LEFT[min(digits_left, 3)], _HAO_LEFT[seen_hao], _ROAD_LEFT[seen_road], _PLACE_LEFT[seen_place]))
         t = tokens[i]
         digits_left += classes[i] == "D"
         seen_hao |= t == "号"
@@ -169,19 +179,21 @@ def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
         seen_place |= t in PLACE_CHARS
     digits_right = 0
     for i in range(n - 1, -1, -1):
-        context[i] = (*context[i], f"dr={min(digits_right, 3)}")
+        context[i] = (*context[i], _DIGITS_RIGHT[min(digits_right, 3)])
         digits_right += classes[i] == "D"
     out = []
+    # three sentinels each side: the neighbours of token i are padded[i + 3 ± k]
+    padded = ["^", "^", "^", *shapes, "$", "$", "$"]
+    klasses = ["^", *classes, "$"]
     for i in range(n):
-        w = shapes[i]
-        prev1, prev2, prev3 = (shapes[i - 1] if i >= 1 else "^"), (shapes[i - 2] if i >= 2 else "^"), (shapes[i - 3] if i >= 3 else "^")
-        next1, next2, next3 = (shapes[i + 1] if i + 1 < n else "$"), (shapes[i + 2] if i + 2 < n else "$"), (shapes[i + 3] if i + 3 < n else "$")
+        prev3, prev2, prev1, w, next1, next2, next3 = padded[i:i + 7]
+        k = klasses[i + 1]
         row = [
-            f"w={w}", f"k={classes[i]}", f"w-1={prev1}", f"w+1={next1}", f"w-2={prev2}", f"w+2={next2}", f"w-3={prev3}", f"w+3={next3}",
+            "w=" + w, "k=" + k, "w-1=" + prev1, "w+1=" + next1, "w-2=" + prev2, "w+2=" + next2, "w-3=" + prev3, "w+3=" + next3,
             f"w-1w={prev1}{w}", f"ww+1={w}{next1}", f"w-2w-1={prev2}{prev1}", f"w+1w+2={next1}{next2}",
             f"w-1ww+1={prev1}{w}{next1}", f"w-2w-1w={prev2}{prev1}{w}", f"ww+1w+2={w}{next1}{next2}",
-            f"k-1k={classes[i - 1] if i else '^'}{classes[i]}", f"kk+1={classes[i]}{classes[i + 1] if i + 1 < n else '$'}",
-            f"p={min(i, 9)}", f"r={min(n - 1 - i, 9)}",
+            f"k-1k={klasses[i]}{k}", f"kk+1={k}{klasses[i + 2]}",
+            _POSITION[min(i, 9)], _REMAINING[min(n - 1 - i, 9)],
             *gaz[i], *context[i],
         ]
         out.append(row)
