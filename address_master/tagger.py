@@ -171,7 +171,7 @@ def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
     digits_left, seen_hao, seen_road, seen_place = 0, False, False, False
     context = []
     for i in range(n):
-        context.append((_DIGITS_LEFT[min(digits_left, 3)], _HAO_LEFT[seen_hao], _ROAD_LEFT[seen_road], _PLACE_LEFT[seen_place]))
+        context.append((_DIGITS_LEFT[digits_left if digits_left < 3 else 3], _HAO_LEFT[seen_hao], _ROAD_LEFT[seen_road], _PLACE_LEFT[seen_place]))
         t = tokens[i]
         digits_left += classes[i] == "D"
         seen_hao |= t == "号"
@@ -179,7 +179,7 @@ def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
         seen_place |= t in PLACE_CHARS
     digits_right = 0
     for i in range(n - 1, -1, -1):
-        context[i] = (*context[i], _DIGITS_RIGHT[min(digits_right, 3)])
+        context[i] = (*context[i], _DIGITS_RIGHT[digits_right if digits_right < 3 else 3])
         digits_right += classes[i] == "D"
     out = []
     # three sentinels each side: the neighbours of token i are padded[i + 3 ± k]
@@ -193,7 +193,7 @@ def features(text: str, spans: list[tuple[int, int]]) -> list[list[str]]:
             f"w-1w={prev1}{w}", f"ww+1={w}{next1}", f"w-2w-1={prev2}{prev1}", f"w+1w+2={next1}{next2}",
             f"w-1ww+1={prev1}{w}{next1}", f"w-2w-1w={prev2}{prev1}{w}", f"ww+1w+2={w}{next1}{next2}",
             f"k-1k={klasses[i]}{k}", f"kk+1={k}{klasses[i + 2]}",
-            _POSITION[min(i, 9)], _REMAINING[min(n - 1 - i, 9)],
+            _POSITION[i if i < 9 else 9], _REMAINING[n - 1 - i if n - 1 - i < 9 else 9],
             *gaz[i], *context[i],
         ]
         out.append(row)
