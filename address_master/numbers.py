@@ -3,8 +3,9 @@
 ``三百四十九号`` (counting), ``三四九号`` and ``二〇一室`` (digit by digit), ``５0１`` (full-width
 mixed in), ``附2号``, ``101-8``, ``甲``/``乙``, ``A座``/``B幢``, ``负一层``/``地下一层``: the
 words around a number (号, 幢, 栋, 号楼, 单元, 层, 楼, 室 …) are dropped, Chinese numerals become
-digits, leading zeros go, letters are upper-case, a basement floor is negative. What is not a
-number at all (商铺, 底商) is kept as written. Values repeat, so columns are converted per
+digits, leading zeros go, letters are upper-case, a basement floor is negative, and words after
+the number that are none of it go too (1892窒, 6499房间, 146店). What is not a number at all
+(商铺, 底商) is kept as written. Values repeat, so columns are converted per
 distinct value (:func:`canonical_numbers`).
 """
 
@@ -24,6 +25,9 @@ _AROUND = re.compile(r"^(?:第|NO\.?|№)|(?:号楼|号院|号房|单元|号|幢
 _CHINESE = re.compile(f"[{NUMERAL}]+")
 _BASEMENT = re.compile(r"^(?:负|地下)")
 _INNER_HAO = re.compile(r"(?<=\d)号(?=[甲乙丙丁附A-Z])")  # 12号甲 → 12甲, 100号附2 → 100附2
+# words after the number that are no part of it (1892窒, 6499房间, 146店, 982阿J甜品 cut to 982阿):
+# a run of Chinese characters at the end, unless it starts with a numbering character (12甲)
+_TRAILING_WORDS = re.compile(r"(?<=[0-9A-Z])(?![甲乙丙丁戊己庚辛壬癸附])[\u4e00-\u9fff]+$")
 
 
 def chinese_to_digits(numeral: str) -> str:
@@ -53,7 +57,7 @@ def canonical_number(value: str | None) -> str | None:
         text = _AROUND.sub("", text)
     if not text:
         return None
-    text = _INNER_HAO.sub("", _CHINESE.sub(lambda m: chinese_to_digits(m.group(0)), text))
+    text = _TRAILING_WORDS.sub("", _INNER_HAO.sub("", _CHINESE.sub(lambda m: chinese_to_digits(m.group(0)), text)))
     text = re.sub(r"\d+", lambda m: str(int(m.group(0))), text)  # leading zeros out: 0301 → 301
     return f"-{text}" if negative and text.isdigit() else text
 

@@ -125,6 +125,8 @@ def test_short_names():
     ("A座", "A"), ("B幢", "B"), ("b幢", "B"), ("负一层", "-1"), ("地下二层", "-2"), ("十一幢", "11"), ("一百零五号", "105"),
     ("两百号", "200"), ("0301室", "301"), ("3号楼", "3"), ("第3幢", "3"), ("3栋", "3"), ("2单元", "2"), ("二单元", "2"),
     ("五层", "5"), ("商铺3", "商铺3"), ("B1幢", "B1"), ("", None), (None, None),
+    # words after the number that are none of it: a typo for 室, a room word, a shop
+    ("1892窒", "1892"), ("6499房间", "6499"), ("146店", "146"), ("141号店面", "141"), ("12甲东", "12甲东"),
 ])
 def test_numbers_in_every_written_form(written, canonical):
     assert canonical_number(written) == canonical
