@@ -81,7 +81,7 @@ class Gazetteer:
     official: frozenset[tuple[str, str]]  # (name, code) where the name is written in full (official or legacy)
     names: dict[str, str]  # code → the name to report (a municipality's city is the municipality)
     longest: int  # characters in the longest name
-    # a district's names (余杭区, 余杭, 江干区) → (the code they name, a district that took part of it since 2000)
+    # a district's names (余杭区, 余杭, 余杭市) → (the code they name, a district that took part of it since 2000)
     ceded: dict[str, tuple[tuple[str, str], ...]]
 
     def candidates(self, text: str, levels: Iterable[int]) -> list[str]:
@@ -159,17 +159,19 @@ def _build_gazetteer() -> Gazetteer:
             by_name.setdefault(full, set()).add(code)
         for alias in short_names(name, level):
             by_name.setdefault(alias, set()).add(code)
-    for r in legacy_divisions().to_dicts():
+    legacy = legacy_divisions()
+    for r in legacy.to_dicts():
         level = LEVEL_OF_CODE[len(r["new_code"])]
         official.add((r["old_name"], r["new_code"]))
         for alias in {r["old_name"], *short_names(r["old_name"], level)}:
             by_name.setdefault(alias, set()).add(r["new_code"])
+    # a ceded district's names: its own, and those it had before a rename (余杭市 → 余杭区); a legacy
+    # district (abolished since) names the code it resolves to today
+    successor = dict(zip(legacy["old_code"], legacy["new_code"]))
     ceded: dict[str, set[tuple[str, str]]] = {}
-    legacy = legacy_divisions()
     for r in ceded_divisions().to_dicts():
-        # the code the old name resolves to today (江干区 → 上城区), and the names it went by (余杭市 was 余杭区)
-        current = r["from_code"] if r["from_code"] in names else legacy.filter(pl.col("old_code") == r["from_code"])["new_code"].item()
-        renamed = legacy.filter((pl.col("new_code") == r["from_code"]) & (pl.col("old_code") != r["from_code"]))["old_name"].to_list()
+        current = r["from_code"] if r["from_code"] in names else successor[r["from_code"]]
+        renamed = legacy.filter((pl.col("new_code") == r["from_code"]) & (pl.col("old_code") != r["from_code"]))["old_name"]
         for written in (r["from_name"], *renamed):
             for alias in {written, *short_names(written, 3)}:
                 ceded.setdefault(alias, set()).add((current, r["to_code"]))

@@ -189,7 +189,7 @@ def parse_frame(df: pl.DataFrame, column: str, home: str = "", base: pl.DataFram
     # right after it, a road name with no place word in it (what precedes a road that no division
     # table holds — 龙港镇松阳路, 东洲工业园东望路 — is read by the learned path), and a tail read to its end
     plain_road = ~pl.col("road").str.contains(_PLACE_WORDS)
-    # and no street written under a district that does not hold it (江干区下沙街道: 下沙 is 钱塘区's
+    # and no street written under a district that does not hold it (余杭区乔司镇: 乔司 is 临平区's
     # now; the learned path resolves the names together. A community under the wrong street stays:
     # it is still reported, the code at the street)
     clean = ((pl.col("division_code").str.len_chars().fill_null(0) >= 6) & pl.col("road").is_not_null() & pl.col("road_no").is_not_null() & plain_road
@@ -323,20 +323,20 @@ def parse_learned(texts: list[str], home: str = "") -> pl.DataFrame:
         # they cannot come from elsewhere: first a county (under the city or province resolved, else the
         # hub's province), then a street and a community. A name found is cut from its span.
         unread = [text for (_, text), agreed in zip(mentions, agree) if not agreed]
-        texts = unread + others
+        left = unread + others  # span texts still to search, a name found cut from the front
         for lengths in ((6,), (9, 12), (9, 12)):
             within = code or (home[:2] if lengths == (6,) else None)
             if not within or len(within) >= 12 or (lengths == (6,) and len(within) >= 6):
                 continue
-            searched = range(len(texts)) if lengths == (6,) else range(len(unread), len(texts))  # a street: in other spans only
-            hit = next(((i, found) for i in searched if (found := gaz.named_within(within, texts[i], lengths))), None)
+            searched = range(len(left)) if lengths == (6,) else range(len(unread), len(left))  # a street: in other spans only
+            hit = next(((i, found) for i in searched if (found := gaz.named_within(within, left[i], lengths))), None)
             if hit is None:
                 continue
             deeper, _ = gaz.resolve((*mentions, hit[1]), home)
             if deeper is None or len(deeper) <= len(within):
                 continue
             mentions.append(hit[1])
-            texts[hit[0]] = texts[hit[0]][len(hit[1][1]):]
+            left[hit[0]] = left[hit[0]][len(hit[1][1]):]
             code = deeper
         row = {**gaz.chain(code), "division_code": code}
         row.update({f: (number(first.get(f)) if f in NUMBER_FIELDS else first.get(f)) for f in ("road", "compound", *NUMBER_FIELDS)})
