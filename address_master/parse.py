@@ -25,17 +25,18 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import polars as pl
 
-from address_master.gazetteer import gazetteer
+from address_master.gazetteer import gazetteer, short_names
 from address_master.numbers import canonical_number, numerals_to_digits
 from address_master.tagger import FIELD_OF_LABEL, LETTER_DIGIT_RUN, tag_many
 from address_master.tagger import warm_up as warm_tagger
-from pipelines.reference import CODE_LENGTHS, division_names, divisions, legacy_divisions
+from pipelines.reference import CODE_LENGTHS, division_names, divisions, five_level_province, legacy_divisions
 from pipelines.text import char_fold_table, empty_to_null
 
 FIELDS = [
@@ -383,14 +384,17 @@ def _standard_tail(work: pl.DataFrame) -> pl.DataFrame:
 def _strip_divisions(work: pl.DataFrame) -> pl.DataFrame:
     """Province, city, district, street and community tokens stripped from the left of ``rest``."""
     city_names = lookups()["city"]
-    work = _take(work, "province", r"^(浙江省|浙江)")
+    # the province of the five-level table, in full or short (the cities matched next are its own)
+    province = five_level_province()
+    written = sorted({division_names()[province], *short_names(division_names()[province], 1)}, key=len, reverse=True)
+    work = _take(work, "province", "^(" + "|".join(map(re.escape, written)) + ")")
     alternation = "|".join(sorted(set(city_names["city_name"].to_list()) | set(city_names["core"].to_list()), key=len, reverse=True))
     work = _take(work, "_city_tok", rf"^({alternation})")
     work = work.join(
         pl.concat([city_names.select("city_code", pl.col("city_name").alias("_city_tok")), city_names.select("city_code", pl.col("core").alias("_city_tok"))]),
         on="_city_tok", how="left", maintain_order="left",
     ).rename({"_city_tok": "city"})
-    work = work.with_columns(pl.when(pl.col("province").is_not_null() | pl.col("city_code").is_not_null()).then(pl.lit("33")).alias("_prov_code"))
+    work = work.with_columns(pl.when(pl.col("province").is_not_null() | pl.col("city_code").is_not_null()).then(pl.lit(province)).alias("_prov_code"))
     work = work.with_columns(pl.coalesce("city_code", "_prov_code").alias("_parent"))
     work = _resolve_level(work, "district", _DISTRICT_SUFFIX, 7)
     work = _resolve_level(work, "street", _STREET_SUFFIX, 10)
